@@ -1,0 +1,78 @@
+namespace Sharpformer.Tensors;
+
+/// <summary>A small seedable generator (xoshiro128** seeded by splitmix64), the same stream on every platform.</summary>
+public sealed class Rng
+{
+    private uint _s0, _s1, _s2, _s3;
+
+    public Rng(ulong seed)
+    {
+        ulong x = seed;
+        _s0 = (uint)SplitMix(ref x);
+        _s1 = (uint)SplitMix(ref x);
+        _s2 = (uint)SplitMix(ref x);
+        _s3 = (uint)SplitMix(ref x);
+        if ((_s0 | _s1 | _s2 | _s3) == 0)
+        {
+            _s0 = 1;
+        }
+    }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    public uint NextUInt32()
+    {
+        uint result = uint.RotateLeft(_s1 * 5, 7) * 9;
+        uint t = _s1 << 9;
+        _s2 ^= _s0;
+        _s3 ^= _s1;
+        _s1 ^= _s2;
+        _s0 ^= _s3;
+        _s2 ^= t;
+        _s3 = uint.RotateLeft(_s3, 11);
+        return result;
+    }
+
+    /// <summary>Uniform in [0, 1) with 24 bits of precision.</summary>
+    public float NextFloat() => (NextUInt32() >> 8) * (1.0f / 16777216.0f);
+
+    /// <summary>Uniform in [0, 1) with 53 bits of precision.</summary>
+    public double NextDouble() => (((ulong)NextUInt32() << 21) ^ (NextUInt32() >> 11)) * (1.0 / 9007199254740992.0);
+
+    /// <summary>Uniform integer in [0, maxExclusive).</summary>
+    public int NextInt(int maxExclusive)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxExclusive);
+        return (int)((ulong)NextUInt32() * (ulong)maxExclusive >> 32);
+    }
+
+    /// <summary>Standard normal (Box-Muller).</summary>
+    public float NextNormal()
+    {
+        double u1 = 1.0 - NextDouble();
+        double u2 = NextDouble();
+        return (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2));
+    }
+
+    public void FillNormal(Span<float> destination, float scale = 1f)
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = NextNormal() * scale;
+        }
+    }
+
+    public void FillUniform(Span<float> destination, float low, float high)
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = low + (high - low) * NextFloat();
+        }
+    }
+}
