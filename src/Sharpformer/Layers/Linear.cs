@@ -1,0 +1,41 @@
+using Sharpformer.Kernels;
+using Sharpformer.Tensors;
+
+namespace Sharpformer.Layers;
+
+/// <summary>y = x·W + b over rows, with W stored either way round (see <see cref="WeightLayout"/>).</summary>
+public sealed class Linear
+{
+    public Linear(Tensor weight, Tensor? bias, WeightLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Rank != 2)
+        {
+            throw new ArgumentException($"a linear weight must be 2-D, got {weight}");
+        }
+        Weight = weight;
+        Bias = bias;
+        Layout = layout;
+        InFeatures = layout == WeightLayout.InputMajor ? weight.Shape[0] : weight.Shape[1];
+        OutFeatures = layout == WeightLayout.InputMajor ? weight.Shape[1] : weight.Shape[0];
+        if (bias is not null && bias.Length != OutFeatures)
+        {
+            throw new ArgumentException($"bias {bias} does not match {OutFeatures} output features");
+        }
+    }
+
+    public Tensor Weight { get; }
+
+    public Tensor? Bias { get; }
+
+    public WeightLayout Layout { get; }
+
+    public int InFeatures { get; }
+
+    public int OutFeatures { get; }
+
+    /// <summary>input [rows, InFeatures] → output [rows, OutFeatures].</summary>
+    public void Forward(ReadOnlySpan<float> input, int rows, Span<float> output) =>
+        MatMul.Forward(input[..(rows * InFeatures)], Weight.Span, Bias is null ? default : Bias.Span, rows, InFeatures, OutFeatures, Layout,
+            output[..(rows * OutFeatures)]);
+}

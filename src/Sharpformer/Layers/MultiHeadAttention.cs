@@ -1,0 +1,145 @@
+using Sharpformer.Kernels;
+using Sharpformer.Models;
+
+namespace Sharpformer.Layers;
+
+/// <summary>
+/// Multi-head self-attention with a KV cache: project q, k, v (one fused matrix as GPT-2's c_attn, or three),
+/// append k and v to the cache, attend each (row, head) over the cached keys, project the heads back.
+/// The mask kind (causal or bidirectional) and an optional local window are the only differences between
+/// GPT's decoder attention and BERT's encoder attention.
+/// </summary>
+public sealed class MultiHeadAttention
+{
+    [ThreadStatic]
+    private static float[]? t_scores;
+
+    private MultiHeadAttention(Linear? fused, Linear? query, Linear? key, Linear? value, Linear output, int headCount, int headDim, float scale, AttentionKind kind)
+    {
+        Fused = fused;
+        Query = query;
+        Key = key;
+        Value = value;
+        Output = output;
+        HeadCount = headCount;
+        HeadDim = headDim;
+        Scale = scale;
+        Kind = kind;
+    }
+
+    /// <summary>One [hidden → 3·hidden] projection whose output rows are q | k | v (GPT-2 c_attn).</summary>
+    public static MultiHeadAttention WithFusedProjection(Linear fused, Linear output, int headCount, float scale, AttentionKind kind)
+    {
+        int hidden = fused.OutFeatures / 3;
+        if (hidden * 3 != fused.OutFeatures || hidden % headCount != 0)
+        {
+            throw new ArgumentException($"fused projection of {fused.OutFeatures} outputs does not split into 3 × {headCount} heads");
+        }
+        return new MultiHeadAttention(fused, null, null, null, output, headCount, hidden / headCount, scale, kind);
+    }
+
+    public static MultiHeadAttention WithSeparateProjections(Linear query, Linear key, Linear value, Linear output, int headCount, float scale, AttentionKind kind)
+    {
+        if (query.OutFeatures % headCount != 0)
+        {
+            throw new ArgumentException($"{query.OutFeatures} query features do not split into {headCount} heads");
+        }
+        return new MultiHeadAttention(null, query, key, value, output, headCount, query.OutFeatures / headCount, scale, kind);
+    }
+
+    public Linear? Fused { get; }
+
+    public Linear? Query { get; }
+
+    public Linear? Key { get; }
+
+    public Linear? Value { get; }
+
+    public Linear Output { get; }
+
+    public int HeadCount { get; }
+
+    public int HeadDim { get; }
+
+    public float Scale { get; }
+
+    public AttentionKind Kind { get; }
+
+    /// <summary>0 = every visible key; N = only the last N keys up to the query (GPT-Neo local layers).</summary>
+    public int LocalWindow { get; init; }
+
+    public int InnerWidth => HeadCount * HeadDim;
+
+    /// <summary>Floats of workspace <see cref="Forward"/> needs for <paramref name="rows"/> rows.</summary>
+    public int WorkspaceLength(int rows) => rows * InnerWidth * 4;
+
+    /// <summary>
+    /// input [batch·tokenCount, hidden] → output [batch·tokenCount, hidden]. The new keys and values go into
+    /// <paramref name="cache"/> layer <paramref name="layer"/>; <paramref name="attentionMask"/> is
+    /// [batch, cacheLength + tokenCount] (1 = attend, 0 = padding) or empty for no padding.
+    /// </summary>
+    public void Forward(ReadOnlySpan<float> input, int batchSize, int tokenCount, KvCache cache, int layer,
+        ReadOnlyMemory<int> attentionMask, Span<float> output, Memory<float> workspace)
+    {
+        int rows = batchSize * tokenCount;
+        int inner = InnerWidth;
+        var workspaceSpan = workspace.Span;
+        Memory<float> queries;
+        int queryStride;
+        if (Fused is not null)
+        {
+            var qkv = workspace[..(rows * inner * 3)];
+            Fused.Forward(input, rows, qkv.Span);
+            cache.Append(layer, qkv.Span[inner..], qkv.Span[(2 * inner)..], tokenCount, 3 * inner);
+            queries = qkv;
+            queryStride = 3 * inner;
+        }
+        else
+        {
+            var q = workspace[..(rows * inner)];
+            var k = workspaceSpan.Slice(rows * inner, rows * inner);
+            var v = workspaceSpan.Slice(2 * rows * inner, rows * inner);
+            Query!.Forward(input, rows, q.Span);
+            Key!.Forward(input, rows, k);
+            Value!.Forward(input, rows, v);
+            cache.Append(layer, k, v, tokenCount, inner);
+            queries = q;
+            queryStride = inner;
+        }
+
+        var heads = workspace.Slice(3 * rows * inner, rows * inner);
+        int keyCount = cache.LayerLength(layer);
+        int queryOffset = keyCount - tokenCount;
+        if (!attentionMask.IsEmpty && attentionMask.Length != batchSize * keyCount)
+        {
+            throw new ArgumentException($"attention mask holds {attentionMask.Length} values; [batch {batchSize}, keys {keyCount}] needs {batchSize * keyCount}");
+        }
+        int headCount = HeadCount, headDim = HeadDim, window = LocalWindow;
+        float scale = Scale;
+        var kind = Kind;
+        void AttendOne(int index)
+        {
+            int b = index / headCount, h = index % headCount;
+            var scores = t_scores is { } buffer && buffer.Length >= keyCount ? buffer : (t_scores = new float[Math.Max(keyCount, 256)]);
+            var mask = attentionMask.IsEmpty ? ReadOnlySpan<int>.Empty : attentionMask.Span.Slice(b * keyCount, keyCount);
+            Attention.Head(queries.Span.Slice(b * tokenCount * queryStride + h * headDim), queryStride,
+                cache.Keys(layer, b, h).Span, cache.Values(layer, b, h).Span, mask, ReadOnlySpan<float>.Empty,
+                tokenCount, keyCount, headDim, scale, kind, queryOffset, window,
+                heads.Span.Slice(b * tokenCount * inner + h * headDim), inner, scores);
+        }
+        int work = batchSize * headCount;
+        // Threads pay off only when each head has real work (prefill or a long cache).
+        if ((long)tokenCount * keyCount * headDim * work >= 1 << 16)
+        {
+            Parallel.For(0, work, AttendOne);
+        }
+        else
+        {
+            for (int index = 0; index < work; index++)
+            {
+                AttendOne(index);
+            }
+        }
+        Output.Forward(heads.Span, rows, output);
+    }
+}
