@@ -91,7 +91,10 @@ public sealed class Checkpoint : IDisposable
     public TensorInfo GetInfo(string name) => FileFor(name).GetInfo(name);
 
     /// <summary>Reads a float tensor, checking its shape; the error names the tensor and both shapes.</summary>
-    public Tensor Read(string name, params int[] expectedShape) => FileFor(name).ReadFloat32(name, expectedShape);
+    public Tensor Read(string name, int[] expectedShape) => FileFor(name).ReadFloat32(name, expectedShape);
+
+    /// <summary>Reads a float tensor whatever its shape.</summary>
+    public Tensor Read(string name) => FileFor(name).ReadFloat32(name);
 
     private SafetensorsFile FileFor(string name) =>
         _byName.TryGetValue(name, out var file)
@@ -111,17 +114,21 @@ public sealed class Checkpoint : IDisposable
 /// <summary>Finds model folders: a path, or a model id in the Hugging Face hub cache (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub).</summary>
 public static class ModelLocator
 {
-    public static string HubCacheDirectory()
+    public static string HubCacheDirectory() => HubCacheDirectory(Environment.GetEnvironmentVariable);
+
+    /// <summary>The hub cache folder as huggingface_hub resolves it, reading variables through <paramref name="environment"/>.</summary>
+    public static string HubCacheDirectory(Func<string, string?> environment)
     {
-        string? hubCache = Environment.GetEnvironmentVariable("HF_HUB_CACHE") ?? Environment.GetEnvironmentVariable("HUGGINGFACE_HUB_CACHE");
+        ArgumentNullException.ThrowIfNull(environment);
+        string? hubCache = environment("HF_HUB_CACHE") ?? environment("HUGGINGFACE_HUB_CACHE");
         if (!string.IsNullOrEmpty(hubCache))
         {
             return hubCache;
         }
-        string? home = Environment.GetEnvironmentVariable("HF_HOME");
+        string? home = environment("HF_HOME");
         if (string.IsNullOrEmpty(home))
         {
-            string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            string? xdg = environment("XDG_CACHE_HOME");
             string cacheRoot = string.IsNullOrEmpty(xdg)
                 ? System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache")
                 : xdg;
@@ -147,13 +154,15 @@ public static class ModelLocator
     }
 
     /// <summary>models--{org}--{name}/snapshots/{revision}, where revision is refs/main (or the newest snapshot).</summary>
-    public static string? FindInHubCache(string modelId)
+    public static string? FindInHubCache(string modelId) => FindInHubCache(modelId, HubCacheDirectory());
+
+    public static string? FindInHubCache(string modelId, string hub)
     {
+        ArgumentNullException.ThrowIfNull(modelId);
         if (modelId.Contains("..", StringComparison.Ordinal) || System.IO.Path.IsPathRooted(modelId))
         {
             return null;
         }
-        string hub = HubCacheDirectory();
         var candidates = new List<string> { modelId };
         // "gpt2" now lives at "openai-community/gpt2" on the hub; either name may be cached.
         if (!modelId.Contains('/', StringComparison.Ordinal))

@@ -9,6 +9,7 @@ public sealed class KvCache
     private readonly float[][] _keys;
     private readonly float[][] _values;
     private readonly int[] _lengths;
+    private float[]? _reorderScratch;
 
     public KvCache(int layerCount, int batchSize, int headCount, int headDim, int capacity)
     {
@@ -121,12 +122,14 @@ public sealed class KvCache
             return;
         }
         int rowSize = HeadCount * Capacity * HeadDim;
+        _reorderScratch ??= new float[_keys[0].Length];
+        var copy = _reorderScratch;
         for (int layer = 0; layer < LayerCount; layer++)
         {
             int used = _lengths[layer] * HeadDim;
             foreach (var store in (float[][])[_keys[layer], _values[layer]])
             {
-                var copy = (float[])store.Clone();
+                store.AsSpan().CopyTo(copy);
                 for (int b = 0; b < BatchSize; b++)
                 {
                     for (int h = 0; h < HeadCount; h++)
