@@ -2,5 +2,5 @@ namespace Sharpformer.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args) => CommandLine.Run(args, Console.Out, Console.Error);
 }

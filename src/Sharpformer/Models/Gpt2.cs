@@ -61,7 +61,8 @@ public sealed record Gpt2Config(
         ["gpt3-xl"] = Size(24, 2048, 24, 2048),
         ["gpt3-2.7b"] = Size(32, 2560, 32, 2048),
         ["gpt3-6.7b"] = Size(32, 4096, 32, 2048),
-        ["gpt3-13b"] = Size(40, 5140, 40, 2048),
+        // The paper prints d_model 5140 for 13B; 40 heads of 128 make 5120, the value its parameter count fits.
+        ["gpt3-13b"] = Size(40, 5120, 40, 2048),
         ["gpt3-175b"] = Size(96, 12288, 96, 2048),
     };
 

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using Sharpformer.IO;
+
+namespace Sharpformer.Cli;
+
+/// <summary>The `sharpformer` command: verbs, shared options, and one readable error line with exit code 1.</summary>
+public static class CommandLine
+{
+    /// <summary>The model used when --model is not given: models/tiny-gpt2 shipped beside the binary (or SHARPFORMER_MODEL).</summary>
+    public static string DefaultModel =>
+        Environment.GetEnvironmentVariable("SHARPFORMER_MODEL") is { Length: > 0 } fromEnvironment
+            ? fromEnvironment
+            : Path.Combine(AppContext.BaseDirectory, "models", "tiny-gpt2");
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("Sharpformer: GPT-2 and friends in pure C#. Load Hugging Face checkpoints, generate, inspect.");
+        root.Add(GenerateCommand.Create(output));
+        root.Add(TokenizeCommand.Create(output));
+        root.Add(ForwardCommand.Create(output));
+        root.Add(InfoCommand.Create(output));
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction parseError)
+        {
+            parseError.ShowHelp = false;
+            parseError.ShowTypoCorrections = true;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception exception) when (exception is CheckpointException or ArgumentException or InvalidOperationException
+            or FormatException or IOException or UnauthorizedAccessException or NotSupportedException or OverflowException)
+        {
+            error.WriteLine($"error: {exception.Message}");
+            return 1;
+        }
+    }
+
+    public static Option<string> ModelOption(string description = "model folder or Hugging Face model id (default: the bundled model)") =>
+        new("--model", "-m") { Description = description, DefaultValueFactory = _ => DefaultModel };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "print one JSON object instead of text" };
+
+    /// <summary>Parses "1,2,3" (and "1,2;3,4" for batches) into rows of ids, naming a bad value.</summary>
+    public static int[][] ParseIdRows(string text, string optionName)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var rows = text.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (rows.Length == 0)
+        {
+            throw new ArgumentException($"{optionName}: no ids given");
+        }
+        return rows.Select(row => row.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(part =>
+            int.TryParse(part, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int id) && id >= 0
+                ? id
+                : throw new ArgumentException($"{optionName}: '{part}' is not a token id (a non-negative integer)")).ToArray()).ToArray();
+    }
+}
