@@ -76,10 +76,11 @@ public sealed class MultiHeadAttention
     /// <summary>
     /// input [batch·tokenCount, hidden] → output [batch·tokenCount, hidden]. The new keys and values go into
     /// <paramref name="cache"/> layer <paramref name="layer"/>; <paramref name="attentionMask"/> is
-    /// [batch, cacheLength + tokenCount] (1 = attend, 0 = padding) or empty for no padding.
+    /// [batch, cacheLength + tokenCount] (1 = attend, 0 = padding) or empty for no padding; its rows are
+    /// <paramref name="maskRowStride"/> apart (0 = packed), so a session can keep one mask of cache capacity.
     /// </summary>
     public void Forward(ReadOnlySpan<float> input, int batchSize, int tokenCount, KvCache cache, int layer,
-        ReadOnlyMemory<int> attentionMask, Span<float> output, Memory<float> workspace)
+        ReadOnlyMemory<int> attentionMask, int maskRowStride, Span<float> output, Memory<float> workspace)
     {
         int rows = batchSize * tokenCount;
         int inner = InnerWidth;
@@ -110,7 +111,8 @@ public sealed class MultiHeadAttention
         var heads = workspace.Slice(3 * rows * inner, rows * inner);
         int keyCount = cache.LayerLength(layer);
         int queryOffset = keyCount - tokenCount;
-        if (!attentionMask.IsEmpty && attentionMask.Length != batchSize * keyCount)
+        int maskStride = maskRowStride == 0 ? keyCount : maskRowStride;
+        if (!attentionMask.IsEmpty && (maskStride < keyCount || attentionMask.Length < (batchSize - 1) * maskStride + keyCount))
         {
             throw new ArgumentException($"attention mask holds {attentionMask.Length} values; [batch {batchSize}, keys {keyCount}] needs {batchSize * keyCount}");
         }
@@ -121,7 +123,7 @@ public sealed class MultiHeadAttention
         {
             int b = index / headCount, h = index % headCount;
             var scores = t_scores is { } buffer && buffer.Length >= keyCount ? buffer : (t_scores = new float[Math.Max(keyCount, 256)]);
-            var mask = attentionMask.IsEmpty ? ReadOnlySpan<int>.Empty : attentionMask.Span.Slice(b * keyCount, keyCount);
+            var mask = attentionMask.IsEmpty ? ReadOnlySpan<int>.Empty : attentionMask.Span.Slice(b * maskStride, keyCount);
             Attention.Head(queries.Span.Slice(b * tokenCount * queryStride + h * headDim), queryStride,
                 cache.Keys(layer, b, h).Span, cache.Values(layer, b, h).Span, mask, ReadOnlySpan<float>.Empty,
                 tokenCount, keyCount, headDim, scale, kind, queryOffset, window,

@@ -262,7 +262,7 @@ public sealed class Gpt2Model : ILanguageModel
         var hiddenStates = outputHiddenStates ? new List<Tensor>() : null;
         int outputRows = lastPositionOnly ? batchSize : batchSize * tokenCount;
         var logits = Tensor.Zeros(lastPositionOnly ? [batchSize, 1, VocabSize] : [batchSize, tokenCount, VocabSize]);
-        Run(inputIds, positionIds, attentionMask, batchSize, tokenCount, cache, workspace, hiddenStates, lastPositionOnly, logits.Span[..(outputRows * VocabSize)]);
+        Run(inputIds, positionIds, attentionMask, 0, batchSize, tokenCount, cache, workspace, hiddenStates, lastPositionOnly, logits.Span[..(outputRows * VocabSize)]);
         return new ModelOutput(logits, hiddenStates);
     }
 
@@ -291,7 +291,7 @@ public sealed class Gpt2Model : ILanguageModel
         public Memory<float> Last(int length) => Grow(ref _last, length);
     }
 
-    internal void Run(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> positionIds, int[]? attentionMask, int batchSize, int tokenCount,
+    internal void Run(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> positionIds, int[]? attentionMask, int maskRowStride, int batchSize, int tokenCount,
         KvCache cache, Workspace workspace, List<Tensor>? hiddenStates, bool lastPositionOnly, Span<float> logits)
     {
         int hidden = Config.HiddenSize;
@@ -318,7 +318,7 @@ public sealed class Gpt2Model : ILanguageModel
             var block = _blocks[layer];
             // Pre-norm attention with residual (GPT-2 moved the norm before each sub-block, unlike BERT/BART).
             block.AttentionNorm.Forward(x, normed);
-            block.Attention.Forward(normed, batchSize, tokenCount, cache, layer, attentionMask, branch, scratch);
+            block.Attention.Forward(normed, batchSize, tokenCount, cache, layer, attentionMask, maskRowStride, branch, scratch);
             System.Numerics.Tensors.TensorPrimitives.Add(x, branch, x);
             // Pre-norm MLP with residual.
             block.MlpNorm.Forward(x, normed);
@@ -368,7 +368,9 @@ public sealed class Gpt2Model : ILanguageModel
         private readonly PromptBatch _prompts;
         private readonly int[] _nextPosition;
         private readonly int[] _positions;
-        private int[] _mask;
+        private readonly int _capacity;
+        private int[] _mask;    // [batch, capacity]: 1 for a real token, 0 for left padding
+        private int[] _spare;   // the mask's twin, swapped in by Reorder
 
         public Gpt2Session(Gpt2Model model, PromptBatch prompts, int maxNewTokens)
         {
@@ -382,12 +384,26 @@ public sealed class Gpt2Model : ILanguageModel
                 throw new ArgumentException(
                     $"a prompt of {prompts.Length} tokens plus {maxNewTokens} new tokens exceeds the model's context of {model.MaxPositions} positions");
             }
+            foreach (int id in prompts.Ids)
+            {
+                if ((uint)id >= (uint)model.VocabSize)
+                {
+                    throw new ArgumentException($"prompt token id {id} is outside the model's vocabulary of {model.VocabSize}");
+                }
+            }
             _model = model;
             _prompts = prompts;
-            _cache = model.CreateCache(prompts.BatchSize, prompts.Length + maxNewTokens);
+            _capacity = prompts.Length + maxNewTokens;
+            _cache = model.CreateCache(prompts.BatchSize, _capacity);
             _nextPosition = new int[prompts.BatchSize];
             _positions = new int[prompts.BatchSize];
-            _mask = prompts.AttentionMask;
+            _mask = new int[prompts.BatchSize * _capacity];
+            _spare = new int[_mask.Length];
+            for (int b = 0; b < prompts.BatchSize; b++)
+            {
+                prompts.MaskRow(b).CopyTo(_mask.AsSpan(b * _capacity));
+                _mask.AsSpan(b * _capacity + prompts.Length, maxNewTokens).Fill(1);
+            }
         }
 
         public int BatchSize => _prompts.BatchSize;
@@ -413,7 +429,7 @@ public sealed class Gpt2Model : ILanguageModel
                 }
                 _nextPosition[b] = count;
             }
-            _model.Run(_prompts.Ids, positions, _mask, BatchSize, length, _cache, _workspace, null, lastPositionOnly: true, logits[..(BatchSize * VocabSize)]);
+            _model.Run(_prompts.Ids, positions, _mask, _capacity, BatchSize, length, _cache, _workspace, null, lastPositionOnly: true, logits[..(BatchSize * VocabSize)]);
         }
 
         public void Step(ReadOnlySpan<int> nextTokens, Span<float> logits)
@@ -422,31 +438,32 @@ public sealed class Gpt2Model : ILanguageModel
             {
                 throw new ArgumentException($"step needs one token per row ({BatchSize}), got {nextTokens.Length}");
             }
-            int past = _cache.Length;
-            var mask = new int[BatchSize * (past + 1)];
+            if (_cache.Length >= _capacity)
+            {
+                throw new InvalidOperationException($"the session was started for {_capacity - _prompts.Length} new tokens and has no room for more");
+            }
             for (int b = 0; b < BatchSize; b++)
             {
-                _mask.AsSpan(b * past, past).CopyTo(mask.AsSpan(b * (past + 1)));
-                mask[b * (past + 1) + past] = 1;
+                if ((uint)nextTokens[b] >= (uint)VocabSize)
+                {
+                    throw new ArgumentException($"token id {nextTokens[b]} is outside the model's vocabulary of {VocabSize}");
+                }
                 _positions[b] = _nextPosition[b]++;
             }
-            _mask = mask;
-            _model.Run(nextTokens, _positions, _mask, BatchSize, 1, _cache, _workspace, null, lastPositionOnly: true, logits[..(BatchSize * VocabSize)]);
+            _model.Run(nextTokens, _positions, _mask, _capacity, BatchSize, 1, _cache, _workspace, null, lastPositionOnly: true, logits[..(BatchSize * VocabSize)]);
         }
 
         public void Reorder(ReadOnlySpan<int> rowIndices)
         {
             _cache.Reorder(rowIndices);
-            int width = _cache.Length;
-            var mask = new int[_mask.Length];
-            var next = new int[BatchSize];
+            Span<int> next = stackalloc int[BatchSize];
             for (int b = 0; b < BatchSize; b++)
             {
-                _mask.AsSpan(rowIndices[b] * width, width).CopyTo(mask.AsSpan(b * width));
+                _mask.AsSpan(rowIndices[b] * _capacity, _capacity).CopyTo(_spare.AsSpan(b * _capacity));
                 next[b] = _nextPosition[rowIndices[b]];
             }
-            _mask = mask;
-            next.CopyTo(_nextPosition, 0);
+            (_mask, _spare) = (_spare, _mask);
+            next.CopyTo(_nextPosition);
         }
 
         public void Dispose() { }
