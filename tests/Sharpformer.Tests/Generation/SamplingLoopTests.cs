@@ -227,4 +227,25 @@ public class SamplingLoopTests
         Assert.True(model.Sessions[0].Disposed);
         Assert.True(model.Sessions[0].StepTokens.Count < 499);
     }
+
+    [Fact]
+    public async Task AModelFailureReachesTheStreamReader()
+    {
+        var model = new FakeLanguageModel(4, (history, logits) =>
+        {
+            if (history.Count > 3)
+            {
+                throw new InvalidOperationException("model broke");
+            }
+            FakeLanguageModel.Favour(logits, 1);
+        });
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            await foreach (var token in Generator.GenerateStreamAsync(model, [2], new GenerationOptions { MaxNewTokens = 10 }, Token))
+            {
+            }
+        });
+        Assert.Equal("model broke", error.Message);
+        Assert.True(model.Sessions[0].Disposed);
+    }
 }
