@@ -33,10 +33,28 @@ public static class CommandLine
         catch (Exception exception) when (exception is CheckpointException or ArgumentException or InvalidOperationException
             or FormatException or IOException or UnauthorizedAccessException or NotSupportedException or OverflowException)
         {
-            error.WriteLine($"error: {exception.Message}");
+            error.WriteLine($"error: {Describe(exception)}");
             return 1;
         }
     }
+
+    /// <summary>One line for the user: option names as the command spells them, no "(Parameter ...)" suffix.</summary>
+    internal static string Describe(Exception exception)
+    {
+        string message = exception.Message.ReplaceLineEndings(" ");
+        if (exception is ArgumentException { ParamName: { Length: > 0 } name })
+        {
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+            if (message.StartsWith(name + " ", StringComparison.Ordinal) && char.IsUpper(name[0]))
+            {
+                message = "--" + KebabCase(name) + message[name.Length..];
+            }
+        }
+        return message;
+    }
+
+    private static string KebabCase(string name) =>
+        string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
 
     public static Option<string> ModelOption(string description = "model folder or Hugging Face model id (default: the bundled model)") =>
         new("--model", "-m") { Description = description, DefaultValueFactory = _ => DefaultModel };

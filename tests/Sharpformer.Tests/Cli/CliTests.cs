@@ -81,3 +81,72 @@ public sealed class CliTests : IDisposable
         Assert.Contains("--bogus", error);
     }
 }
+
+public sealed class CliGenerateTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("sharpformer-cli-gen-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void TheBundledModelIsTheDefaultAndGreedyJsonMatchesHf()
+    {
+        // models/tiny-gpt2 holds the fixture's weights, so HF's greedy_single golden applies to it.
+        using var goldens = new Goldens("gpt2");
+        int[] prompt = goldens.Ints("greedy_single.input_ids");
+        int[] sequence = goldens.Ints("greedy_single.sequences");
+        var (code, output, error) = CliTests.Run("generate", "--prompt-ids", string.Join(',', prompt), "--max-new-tokens", "20", "--json");
+        Assert.True(code == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal(prompt, json.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(x => x.GetInt32()));
+        int[] generated = [.. json.RootElement.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32())];
+        Assert.Equal(sequence[prompt.Length..(prompt.Length + generated.Length)], generated);
+        Assert.True(generated.Length == 20 || generated[^1] == 999, "stops at 20 tokens or at EOS");
+    }
+
+    [Fact]
+    public void StreamedTextEqualsTheJsonText()
+    {
+        var (code, json, error) = CliTests.Run("generate", "The sea", "-n", "12", "--temperature", "0.9", "--seed", "3", "--json");
+        Assert.True(code == 0, error);
+        string text = System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("text").GetString()!;
+        var (streamCode, streamed, _) = CliTests.Run("generate", "The sea", "-n", "12", "--temperature", "0.9", "--seed", "3");
+        Assert.Equal(0, streamCode);
+        Assert.Equal("The sea" + text + Environment.NewLine, streamed);
+    }
+
+    [Fact]
+    public void ATooLongPromptPrintsOneErrorLineAndNothingElse()
+    {
+        var (code, output, error) = CliTests.Run("generate", string.Concat(Enumerable.Repeat("word ", 200)));
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Contains("exceeds the model's context of 128 positions", error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("--temperature", "-1", "--temperature must be")]
+    [InlineData("--top-p", "1.5", "--top-p must be in (0, 1]")]
+    [InlineData("--num-beams", "0", "--num-beams must be >= 1")]
+    [InlineData("--max-new-tokens", "0", "--max-new-tokens must be > 0")]
+    public void InvalidOptionsNameTheFlag(string option, string value, string expected)
+    {
+        var (code, _, error) = CliTests.Run("generate", "Hi", option, value);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: " + expected, error);
+    }
+
+    [Fact]
+    public void TokenizeGivesHfIdsWithTheRealGpt2Vocabulary()
+    {
+        // A folder with only the tokenizer: tokenize needs no weights.
+        foreach (string file in new[] { "vocab.json", "merges.txt" })
+        {
+            File.Copy(Fixture.File("tokenizers", "gpt2", file), Path.Combine(_directory, file));
+        }
+        var (code, output, error) = CliTests.Run("tokenize", "Hello world", "--model", _directory, "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal("""{"ids":[15496,995],"tokens":["Hello","Ġworld"]}""", output.Trim());
+    }
+}

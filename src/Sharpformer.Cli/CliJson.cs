@@ -1,0 +1,34 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Sharpformer.Cli;
+
+internal sealed record GenerateJson(
+    [property: JsonPropertyName("prompt_ids")] int[] PromptIds,
+    [property: JsonPropertyName("ids")] int[] Ids,
+    [property: JsonPropertyName("text")] string Text);
+
+internal sealed record TokenizeJson(
+    [property: JsonPropertyName("ids")] int[] Ids,
+    [property: JsonPropertyName("tokens")] string[] Tokens);
+
+/// <summary>Source-generated JSON (no reflection, so the CLI stays trimmable and AOT-friendly).</summary>
+[JsonSourceGenerationOptions(WriteIndented = false)]
+[JsonSerializable(typeof(GenerateJson))]
+[JsonSerializable(typeof(TokenizeJson))]
+[JsonSerializable(typeof(string))]
+internal sealed partial class CliJsonContext : JsonSerializerContext;
+
+internal static class CliJson
+{
+    /// <summary>Readable output: non-ASCII text is written as is, not as \u escapes.</summary>
+    public static JsonSerializerOptions Options { get; } = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        TypeInfoResolver = CliJsonContext.Default,
+    };
+
+    public static JsonTypeInfo<T> GetTypeInfo<T>(this JsonSerializerOptions options) => (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
+}

@@ -1,0 +1,104 @@
+using System.Text.RegularExpressions;
+using Sharpformer.Generation;
+using Sharpformer.Models;
+using Sharpformer.Pipelines;
+using Sharpformer.Tokenizers;
+
+namespace Sharpformer.Tests;
+
+/// <summary>Keeps the README true: its C# examples are run here, and the README must quote this file's code.</summary>
+public sealed partial class ReadmeTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Sharpformer.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+        throw new InvalidOperationException("the repository root (with Sharpformer.slnx) is not above the test binary");
+    }
+
+    [GeneratedRegex("```csharp\\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex CSharpBlock();
+
+    [Fact]
+    public void EveryReadmeCSharpLineIsInTheExamplesBelow()
+    {
+        string root = RepositoryRoot();
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        string source = File.ReadAllText(Path.Combine(root, "tests", "Sharpformer.Tests", "ReadmeTests.cs"));
+        var blocks = CSharpBlock().Matches(readme).Select(match => match.Groups[1].Value).ToArray();
+        Assert.NotEmpty(blocks);
+        foreach (string line in blocks.SelectMany(block => block.Split('\n')).Select(line => line.Trim()).Where(line => line.Length > 0))
+        {
+            Assert.True(source.Contains(line, StringComparison.Ordinal), $"README line not exercised by ReadmeTests: {line}");
+        }
+    }
+
+    [Fact]
+    public async Task TextGeneratorExample()
+    {
+        string previous = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(RepositoryRoot());
+        try
+        {
+            using var generator = TextGenerator.Load("models/tiny-gpt2");   // a folder, or a model id in the HF cache
+            TextGeneration greedy = generator.Generate("The meaning of life is", new GenerationOptions { MaxNewTokens = 20 });
+            Console.WriteLine(greedy.Text);
+
+            var sampling = new GenerationOptions { MaxNewTokens = 20, Temperature = 0.8f, TopP = 0.95f, Seed = 42 };
+            var streamed = new System.Text.StringBuilder();
+            await foreach (string piece in generator.StreamAsync("Once upon a time", sampling))
+            {
+                Console.Write(piece);
+                streamed.Append(piece);
+            }
+
+            // Greedy is deterministic and agrees with the raw argmax of the model; the stream equals the batch text.
+            Assert.Equal(20, greedy.GeneratedIds.Length);
+            Assert.Equal(generator.Tokenizer.Decode(greedy.GeneratedIds), greedy.Text);
+            var again = generator.Generate("Once upon a time", sampling);
+            Assert.Equal(again.Text, streamed.ToString());
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previous);
+        }
+    }
+
+    [Fact]
+    public void ModelAndCacheExample()
+    {
+        string previous = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(RepositoryRoot());
+        try
+        {
+            ModelAndCache();
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previous);
+        }
+    }
+
+    private static void ModelAndCache()
+    {
+        using var model = (Gpt2Model)ModelRegistry.Load("models/tiny-gpt2");
+        Tokenizer tokenizer = Tokenizer.FromFolder("models/tiny-gpt2");
+        int[] ids = [.. tokenizer.Encode("Hello world")];
+
+        KvCache cache = model.CreateCache(batchSize: 1, capacity: 64);          // past_key_values
+        ModelOutput output = model.Forward(ids, batchSize: 1, tokenCount: ids.Length, cache: cache, outputHiddenStates: true);
+        // output.Logits: [1, tokens, vocab]; output.HiddenStates[i]: [1, tokens, hidden], HF order
+        int next = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(output.Logits.Span[^model.VocabSize..]);
+        ModelOutput step = model.Forward([next], batchSize: 1, tokenCount: 1, cache: cache);   // reuses the cache
+
+        Assert.Equal(ids.Length + 1, cache.Length);
+        Assert.Equal(model.Config.LayerCount + 1, output.HiddenStates!.Count);
+        var recomputed = model.Forward([.. ids, next], 1, ids.Length + 1).Logits.Span[^model.VocabSize..];
+        Goldens.AssertClose(recomputed, step.Logits.Span, 1e-4f, "cached step vs recompute");
+    }
+}
