@@ -26,5 +26,26 @@ public static class Activations
         TensorPrimitives.Multiply(inner, 0.5f, y[..x.Length]);
     }
 
+    /// <summary>
+    /// Exact GELU (BERT "gelu", BART): x·Φ(x) = 0.5·x·(1 + erf(x/√2)). erf uses Abramowitz–Stegun 7.1.26
+    /// (absolute error below 1.5e-7), since .NET has no erf.
+    /// </summary>
+    public static void GeluErf(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length)
+        {
+            throw new ArgumentException("output must be at least as long as the input");
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            float value = x[i];
+            float a = MathF.Abs(value) * 0.70710678f;
+            float t = 1f / (1f + 0.3275911f * a);
+            float polynomial = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+            float tail = 0.5f * polynomial * MathF.Exp(-a * a); // = Φ(-|x|)
+            y[i] = value * (value >= 0 ? 1f - tail : tail);
+        }
+    }
+
     public static void Relu(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
 }

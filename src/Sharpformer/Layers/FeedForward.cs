@@ -6,6 +6,7 @@ namespace Sharpformer.Layers;
 public enum Activation
 {
     GeluTanh,
+    Gelu,
     Relu,
 }
 
@@ -15,8 +16,9 @@ public static class ActivationNames
     public static Activation Parse(string? name, string source) => name switch
     {
         "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => Activation.GeluTanh,
+        "gelu" => Activation.Gelu,
         "relu" => Activation.Relu,
-        _ => throw new IO.CheckpointException($"{source}: unsupported activation function '{name}' (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, relu)"),
+        _ => throw new IO.CheckpointException($"{source}: unsupported activation function '{name}' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)"),
     };
 
     public static void Apply(Activation activation, ReadOnlySpan<float> x, Span<float> y, Span<float> scratch)
@@ -25,6 +27,9 @@ public static class ActivationNames
         {
             case Activation.GeluTanh:
                 Activations.GeluTanh(x, y, scratch);
+                break;
+            case Activation.Gelu:
+                Activations.GeluErf(x, y);
                 break;
             case Activation.Relu:
                 Activations.Relu(x, y);

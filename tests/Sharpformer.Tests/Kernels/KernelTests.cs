@@ -53,6 +53,27 @@ public class KernelTests
     }
 
     [Theory]
+    [MemberData(nameof(Widths))]
+    public void GeluErfMatchesReference(int length)
+    {
+        var x = Random(new Rng(19), length, 4f);
+        var fast = new float[length];
+        var reference = new float[length];
+        Activations.GeluErf(x, fast);
+        ElementwiseReference.GeluErf(x, reference);
+        Goldens.AssertClose(reference, fast, 2e-6f, "gelu (erf)");
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.0)]
+    [InlineData(0.5, 0.5204998778130465)]
+    [InlineData(1.0, 0.8427007929497149)]
+    [InlineData(-2.0, -0.9953222650189527)]
+    [InlineData(3.5, 0.9999992569016276)]
+    public void ReferenceErfMatchesPublishedValues(double z, double expected) =>
+        Assert.Equal(expected, ElementwiseReference.Erf(z), 1e-12);
+
+    [Theory]
     [InlineData(1, 1, 8, AttentionKind.Causal, 0, 0)]
     [InlineData(5, 5, 16, AttentionKind.Causal, 0, 0)]
     [InlineData(1, 33, 64, AttentionKind.Causal, 32, 0)]

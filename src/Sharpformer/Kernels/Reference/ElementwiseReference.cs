@@ -54,6 +54,36 @@ public static class ElementwiseReference
         }
     }
 
+    public static void GeluErf(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            y[i] = (float)(0.5 * v * (1.0 + Erf(v / Math.Sqrt(2.0))));
+        }
+    }
+
+    /// <summary>erf by its Maclaurin series in float64 (accurate to ~1e-9 for |z| &lt; 4.5; ±1 beyond, where erfc &lt; 3e-10).</summary>
+    public static double Erf(double z)
+    {
+        if (Math.Abs(z) >= 4.5)
+        {
+            return Math.Sign(z);
+        }
+        double sum = 0, term = z;
+        for (int n = 0; n < 200; n++)
+        {
+            double contribution = term / (2 * n + 1);
+            sum += contribution;
+            if (Math.Abs(contribution) < 1e-17 * Math.Abs(sum))
+            {
+                break;
+            }
+            term *= -z * z / (n + 1);
+        }
+        return 2.0 / Math.Sqrt(Math.PI) * sum;
+    }
+
     public static void Softmax(ReadOnlySpan<float> x, Span<float> y)
     {
         double max = double.NegativeInfinity;
