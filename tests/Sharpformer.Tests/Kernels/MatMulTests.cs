@@ -99,6 +99,30 @@ public class MatMulTests
     }
 
     [Fact]
+    public void CallsAllocateNothingOnceWarm()
+    {
+        // Decode calls MatMul about 50 times a token: no garbage. Scratch is allocated once per thread.
+        var rng = new Rng(6);
+        var input = Random(rng, 20 * 768);
+        var weight = Random(rng, 768 * 300);
+        var bias = Random(rng, 300);
+        var output = new float[20 * 300];
+        foreach (int rows in new[] { 1, 4, 20 })
+        {
+            foreach (var layout in new[] { WeightLayout.InputMajor, WeightLayout.OutputMajor })
+            {
+                MatMul.Forward(input, weight, bias, rows, 768, 300, layout, output);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 5; i++)
+                {
+                    MatMul.Forward(input, weight, bias, rows, 768, 300, layout, output);
+                }
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+    }
+
+    [Fact]
     public void EmptyDimensionsWriteBiasOrNothing()
     {
         float[] bias = [1f, 2f, 3f];
