@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Sharpformer.Kernels;
 
 /// <summary>How a weight matrix is stored.</summary>
@@ -10,7 +12,10 @@ public enum WeightLayout
     OutputMajor,
 }
 
-/// <summary>Matrix multiply for linear layers. (Placeholder: the optimized SIMD, threaded version replaces this.)</summary>
+/// <summary>
+/// Matrix multiply for linear layers, SIMD and threaded. A few rows (decode) stream the weight once, split across
+/// threads; more rows (prefill, training) run a packed, cache-blocked kernel. See <see cref="MatMulKernel{TOps, TVector}"/>.
+/// </summary>
 public static class MatMul
 {
     /// <summary>
@@ -19,5 +24,68 @@ public static class MatMul
     /// </summary>
     public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         int rows, int inFeatures, int outFeatures, WeightLayout layout, Span<float> output) =>
-        Reference.MatMulReference.Forward(input, weight, bias, rows, inFeatures, outFeatures, layout, output);
+        Forward(input, weight, bias, rows, inFeatures, outFeatures, layout, output, SimdPaths.Default);
+
+    /// <summary>The same, on a chosen SIMD path (tests run every available one).</summary>
+    internal static unsafe void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        int rows, int inFeatures, int outFeatures, WeightLayout layout, Span<float> output, SimdPath path)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegative(outFeatures);
+        if (layout is not (WeightLayout.InputMajor or WeightLayout.OutputMajor))
+        {
+            throw new ArgumentOutOfRangeException(nameof(layout), layout, "unknown weight layout");
+        }
+        MatMulShapes.Check(input, weight, bias, rows, inFeatures, outFeatures, output);
+        if (rows == 0 || outFeatures == 0)
+        {
+            return;
+        }
+        if (inFeatures == 0)
+        {
+            for (int m = 0; m < rows; m++)
+            {
+                Span<float> outputRow = output.Slice(m * outFeatures, outFeatures);
+                if (bias.IsEmpty)
+                {
+                    outputRow.Clear();
+                }
+                else
+                {
+                    bias.CopyTo(outputRow);
+                }
+            }
+            return;
+        }
+        fixed (float* inputPointer = input, weightPointer = weight, biasPointer = bias, outputPointer = output)
+        {
+            var job = new MatMulJob
+            {
+                Input = inputPointer,
+                Weight = weightPointer,
+                Bias = bias.IsEmpty ? null : biasPointer,
+                Output = outputPointer,
+                Rows = rows,
+                InFeatures = inFeatures,
+                OutFeatures = outFeatures,
+                Layout = layout,
+            };
+            switch (path)
+            {
+                case SimdPath.Vector512:
+                    MatMulKernel<Vector512Ops, Vector512<float>>.Run(&job);
+                    break;
+                case SimdPath.Vector256:
+                    MatMulKernel<Vector256Ops, Vector256<float>>.Run(&job);
+                    break;
+                case SimdPath.Vector128:
+                    MatMulKernel<Vector128Ops, Vector128<float>>.Run(&job);
+                    break;
+                default:
+                    MatMulKernel<ScalarOps, float>.Run(&job);
+                    break;
+            }
+        }
+    }
 }

@@ -1,0 +1,131 @@
+using Sharpformer.Bench.Harness;
+using Sharpformer.Kernels;
+
+namespace Sharpformer.Bench;
+
+/// <summary>
+/// The "matmul" command: <see cref="MatMul.Forward"/> at GPT-2 124M shapes. Decode rows are compared with the memory
+/// read ceiling (the weight must stream from DRAM once per call), prefill rows with the FMA peak.
+/// </summary>
+public static class MatMulBench
+{
+    // Each call reads its weight from the next copy in a 1 GiB pool, as in a model whose weights (500 MB for GPT-2
+    // 124M) do not stay cached between tokens; otherwise small decode matmuls would be timed from cache. The pool is
+    // the size of the bandwidth ceiling's array, so both see the same small share of L3 hits.
+    private const int PoolLength = 1 << 28;
+
+    private sealed record Shape(string Name, int Rows, int InFeatures, int OutFeatures, WeightLayout Layout,
+        SimdPath? Path = null)
+    {
+        public bool IsDecode => Rows <= 4;
+    }
+
+    private static readonly Shape[] Shapes =
+    [
+        // decode: one token (or a few beams), GPT-2 Conv1D weights are [in, out]; the tied lm_head is [vocab, hidden]
+        new("attn.c_attn", 1, 768, 2304, WeightLayout.InputMajor),
+        new("attn.c_proj", 1, 768, 768, WeightLayout.InputMajor),
+        new("mlp.c_fc", 1, 768, 3072, WeightLayout.InputMajor),
+        new("mlp.c_proj", 1, 3072, 768, WeightLayout.InputMajor),
+        new("lm_head", 1, 768, 50257, WeightLayout.OutputMajor),
+        new("nn.Linear 768→3072", 1, 768, 3072, WeightLayout.OutputMajor),
+        new("mlp.c_fc ×4 rows", 4, 768, 3072, WeightLayout.InputMajor),
+        new("nn.Linear ×4 rows", 4, 768, 3072, WeightLayout.OutputMajor),
+        new("mlp.c_fc 256-bit", 1, 768, 3072, WeightLayout.InputMajor, SimdPath.Vector256),
+        new("lm_head 256-bit", 1, 768, 50257, WeightLayout.OutputMajor, SimdPath.Vector256),
+        // small batches, where streaming gives way to the packed kernel
+        new("mlp.c_fc ×8 rows", 8, 768, 3072, WeightLayout.InputMajor),
+        new("mlp.c_fc ×16 rows", 16, 768, 3072, WeightLayout.InputMajor),
+        new("nn.Linear ×16 rows", 16, 768, 3072, WeightLayout.OutputMajor),
+        // prefill / training: compute bound
+        new("attn.c_attn", 128, 768, 2304, WeightLayout.InputMajor),
+        new("mlp.c_fc", 128, 768, 3072, WeightLayout.InputMajor),
+        new("mlp.c_proj", 128, 3072, 768, WeightLayout.InputMajor),
+        new("attn.c_proj", 512, 768, 768, WeightLayout.InputMajor),
+        new("nn.Linear 768→768", 512, 768, 768, WeightLayout.OutputMajor),
+        new("nn.Linear 768→3072", 128, 768, 3072, WeightLayout.OutputMajor),
+        new("mlp.c_fc", 1024, 768, 3072, WeightLayout.InputMajor),
+        new("mlp.c_fc 256-bit", 128, 768, 3072, WeightLayout.InputMajor, SimdPath.Vector256),
+    ];
+
+    public static void Run(BenchContext context)
+    {
+        var before = context.Ceilings;
+        float[]? pool = GC.AllocateUninitializedArray<float>(PoolLength);
+        pool.AsSpan().Fill(0.001f);
+        var results = new List<(Shape Shape, SimdPath Path, Timing Timing)>();
+        foreach (var shape in Shapes)
+        {
+            var path = shape.Path ?? SimdPaths.Default;
+            if (SimdPaths.Available.Contains(path) && context.Selects($"{shape.Name} {Dimensions(shape)}"))
+            {
+                results.Add((shape, path, Time(shape, path, pool)));
+            }
+        }
+        pool = null;
+        GC.Collect();
+        var ceilings = context.RefreshCeilings();
+
+        var table = new Table("shape", "layout", "path", "rows×in→out", "µs best", "µs median", "GFLOP/s", "GB/s",
+            "of ceiling");
+        foreach (var (shape, path, timing) in results)
+        {
+            double flops = 2.0 * shape.Rows * shape.InFeatures * shape.OutFeatures;
+            double bytes = 4.0 * ((double)shape.InFeatures * shape.OutFeatures + shape.OutFeatures
+                + (double)shape.Rows * (shape.InFeatures + shape.OutFeatures));
+            double gflops = flops / timing.Best / 1e9, gbps = bytes / timing.Best / 1e9;
+            string ratio = shape.IsDecode
+                ? $"{gbps / ceilings.ReadGBps:P0} of read"
+                : $"{gflops / ceilings.FmaGflops:P0} of FMA";
+            table.Add(shape.Name, shape.Layout == WeightLayout.InputMajor ? "in-major" : "out-major", PathName(path),
+                Dimensions(shape), timing.Best * 1e6, timing.Median * 1e6, gflops, gbps, ratio);
+        }
+        Console.WriteLine($"ceilings: read {ceilings.ReadGBps:F1} GB/s, FMA {ceilings.FmaGflops:F0} GFLOP/s, the best of " +
+            $"before ({before.ReadGBps:F1}, {before.FmaGflops:F0}) and after the rows. Decode rows (≤ 4) compare GB/s " +
+            "with read, the others GFLOP/s with FMA; weights rotate through 1 GiB.");
+        table.Print();
+        Console.WriteLine();
+        PrintDispatchOverhead();
+    }
+
+    private static string Dimensions(Shape shape) => $"{shape.Rows}×{shape.InFeatures}→{shape.OutFeatures}";
+
+    private static Timing Time(Shape shape, SimdPath path, float[] pool)
+    {
+        int weightLength = shape.InFeatures * shape.OutFeatures;
+        int copies = Math.Max(1, pool.Length / weightLength);
+        var input = new float[shape.Rows * shape.InFeatures];
+        var bias = new float[shape.OutFeatures];
+        var output = new float[shape.Rows * shape.OutFeatures];
+        input.AsSpan().Fill(0.5f);
+        int next = 0;
+        return Measure.Time(() =>
+        {
+            var weight = new ReadOnlySpan<float>(pool, next * weightLength, weightLength);
+            MatMul.Forward(input, weight, bias, shape.Rows, shape.InFeatures, shape.OutFeatures, shape.Layout, output, path);
+            next = next + 1 == copies ? 0 : next + 1;
+        });
+    }
+
+    private static unsafe void PrintDispatchOverhead()
+    {
+        var table = new Table("hand-off of 2 empty tasks", "µs best", "µs median");
+        var kernelThreads = Measure.Time(() => KernelThreads.Run(&Nothing, null, 2), sampleSeconds: 0.01);
+        var parallelFor = Measure.Time(() => Parallel.For(0, 2, static _ => { }), sampleSeconds: 0.01);
+        table.Add("KernelThreads.Run (spinning worker)", kernelThreads.Best * 1e6, kernelThreads.Median * 1e6);
+        table.Add("Parallel.For", parallelFor.Best * 1e6, parallelFor.Median * 1e6);
+        table.Print();
+    }
+
+    private static unsafe void Nothing(void* context, int task)
+    {
+    }
+
+    private static string PathName(SimdPath path) => path switch
+    {
+        SimdPath.Vector512 => "512",
+        SimdPath.Vector256 => "256",
+        SimdPath.Vector128 => "128",
+        _ => "scalar",
+    };
+}

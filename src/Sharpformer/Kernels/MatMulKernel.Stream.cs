@@ -1,0 +1,290 @@
+using System.Runtime.CompilerServices;
+
+namespace Sharpformer.Kernels;
+
+/// <summary>Decode: stream the weight once (see <see cref="MatMulKernel{TOps, TVector}"/>).</summary>
+internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : struct, IVectorOps<TVector> where TVector : unmanaged
+{
+    private static void StreamInputMajorTask(void* context, int task)
+    {
+        var job = (MatMulJob*)context;
+        int k0 = task * job->BlockK;
+        int k1 = Math.Min(job->InFeatures, k0 + job->BlockK);
+        float* y = task == 0 ? job->Output : job->Partials + (nint)(task - 1) * job->Rows * job->OutFeatures;
+        float* bias = task == 0 ? job->Bias : null;
+        switch (job->Rows)
+        {
+            case 1:
+                StreamInputMajor<Rows1>(job, k0, k1, bias, y);
+                break;
+            case 2:
+                StreamInputMajor<Rows2>(job, k0, k1, bias, y);
+                break;
+            case 3:
+                StreamInputMajor<Rows3>(job, k0, k1, bias, y);
+                break;
+            default:
+                StreamInputMajor<Rows4>(job, k0, k1, bias, y);
+                break;
+        }
+    }
+
+    private static void StreamOutputMajorTask(void* context, int task)
+    {
+        var job = (MatMulJob*)context;
+        int n0 = task * job->BlockColumns;
+        int n1 = Math.Min(job->OutFeatures, n0 + job->BlockColumns);
+        switch (job->Rows)
+        {
+            case 1:
+                StreamOutputMajor<Rows1>(job, n0, n1);
+                break;
+            case 2:
+                StreamOutputMajor<Rows2>(job, n0, n1);
+                break;
+            case 3:
+                StreamOutputMajor<Rows3>(job, n0, n1);
+                break;
+            default:
+                StreamOutputMajor<Rows4>(job, n0, n1);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// y = x[:, k0:k1] · w[k0:k1, :] + b for TRows rows (y has the output's shape; b may be null), reading the weight
+    /// rows once, four k at a time: the four weight vectors are loaded once and added into every output row.
+    /// </summary>
+    private static void StreamInputMajor<TRows>(MatMulJob* job, int k0, int k1, float* b, float* y)
+        where TRows : struct, IRowCount
+    {
+        int M = TRows.Value, K = job->InFeatures, N = job->OutFeatures;
+        float* x = job->Input, w = job->Weight;
+        // Rows past M alias row 0 and are never stored.
+        float* x0 = x, x1 = M > 1 ? x + K : x, x2 = M > 2 ? x + 2 * K : x, x3 = M > 3 ? x + 3 * K : x;
+        float* y0 = y, y1 = y0 + N, y2 = y1 + N, y3 = y2 + N;
+        // Output columns in slices of up to 32 KiB, so the output rows stay in L1 while the weight rows pass; GPT-2's
+        // single row fits in one slice, so its weight is read front to back.
+        int chunk = Math.Max(C, 8192 / M / C * C);
+        for (int s0 = 0; s0 < N; s0 += chunk)
+        {
+            int s1 = Math.Min(N, s0 + chunk);
+            int vectorEnd = s0 + (s1 - s0) / C * C;
+            for (int m = 0; m < M; m++)
+            {
+                float* ym = y0 + (nint)m * N;
+                for (int n = s0; n < s1; n++)
+                {
+                    ym[n] = b == null ? 0f : b[n];
+                }
+            }
+            int k = k0;
+            for (; k + 4 <= k1; k += 4)
+            {
+                float* w0 = w + (nint)k * N, w1 = w0 + N, w2 = w1 + N, w3 = w2 + N;
+                TVector a0 = TOps.Create(x0[k]), a1 = TOps.Create(x0[k + 1]);
+                TVector a2 = TOps.Create(x0[k + 2]), a3 = TOps.Create(x0[k + 3]);
+                TVector b0 = TOps.Create(x1[k]), b1 = TOps.Create(x1[k + 1]);
+                TVector b2 = TOps.Create(x1[k + 2]), b3 = TOps.Create(x1[k + 3]);
+                TVector c0 = TOps.Create(x2[k]), c1 = TOps.Create(x2[k + 1]);
+                TVector c2 = TOps.Create(x2[k + 2]), c3 = TOps.Create(x2[k + 3]);
+                TVector d0 = TOps.Create(x3[k]), d1 = TOps.Create(x3[k + 1]);
+                TVector d2 = TOps.Create(x3[k + 2]), d3 = TOps.Create(x3[k + 3]);
+                int n = s0;
+                for (; n < vectorEnd; n += C)
+                {
+                    TVector v0 = TOps.Load(w0 + n), v1 = TOps.Load(w1 + n);
+                    TVector v2 = TOps.Load(w2 + n), v3 = TOps.Load(w3 + n);
+                    TOps.Store(AddFour(TOps.Load(y0 + n), a0, v0, a1, v1, a2, v2, a3, v3), y0 + n);
+                    if (M > 1)
+                    {
+                        TOps.Store(AddFour(TOps.Load(y1 + n), b0, v0, b1, v1, b2, v2, b3, v3), y1 + n);
+                    }
+                    if (M > 2)
+                    {
+                        TOps.Store(AddFour(TOps.Load(y2 + n), c0, v0, c1, v1, c2, v2, c3, v3), y2 + n);
+                    }
+                    if (M > 3)
+                    {
+                        TOps.Store(AddFour(TOps.Load(y3 + n), d0, v0, d1, v1, d2, v2, d3, v3), y3 + n);
+                    }
+                }
+                for (; n < s1; n++)
+                {
+                    for (int m = 0; m < M; m++)
+                    {
+                        float* xm = x + (nint)m * K + k;
+                        y0[(nint)m * N + n] += xm[0] * w0[n] + xm[1] * w1[n] + xm[2] * w2[n] + xm[3] * w3[n];
+                    }
+                }
+            }
+            for (; k < k1; k++)
+            {
+                float* w0 = w + (nint)k * N;
+                for (int m = 0; m < M; m++)
+                {
+                    float xk = x[(nint)m * K + k];
+                    float* ym = y0 + (nint)m * N;
+                    TVector a0 = TOps.Create(xk);
+                    int n = s0;
+                    for (; n < vectorEnd; n += C)
+                    {
+                        TOps.Store(TOps.MultiplyAdd(a0, TOps.Load(w0 + n), TOps.Load(ym + n)), ym + n);
+                    }
+                    for (; n < s1; n++)
+                    {
+                        ym[n] += xk * w0[n];
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector AddFour(TVector sum, TVector a0, TVector v0, TVector a1, TVector v1, TVector a2, TVector v2,
+        TVector a3, TVector v3) =>
+        TOps.MultiplyAdd(a3, v3, TOps.MultiplyAdd(a2, v2, TOps.MultiplyAdd(a1, v1, TOps.MultiplyAdd(a0, v0, sum))));
+
+    /// <summary>
+    /// y[:, n0:n1] = x · w[n0:n1, :]ᵀ + b for TRows rows: dot products of every input row with four weight rows at a
+    /// time, in TRows × 4 vector accumulators, so each weight vector is loaded once.
+    /// </summary>
+    private static void StreamOutputMajor<TRows>(MatMulJob* job, int n0, int n1) where TRows : struct, IRowCount
+    {
+        int M = TRows.Value, K = job->InFeatures, N = job->OutFeatures;
+        float* x = job->Input, w = job->Weight, b = job->Bias, y = job->Output;
+        float* x0 = x, x1 = M > 1 ? x + K : x, x2 = M > 2 ? x + 2 * K : x, x3 = M > 3 ? x + 3 * K : x;
+        int vectorEnd = K / C * C;
+        int n = n0;
+        for (; n + 4 <= n1; n += 4)
+        {
+            float* w0 = w + (nint)n * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
+            TVector s00 = default, s01 = default, s02 = default, s03 = default;
+            TVector s10 = default, s11 = default, s12 = default, s13 = default;
+            TVector s20 = default, s21 = default, s22 = default, s23 = default;
+            TVector s30 = default, s31 = default, s32 = default, s33 = default;
+            for (int k = 0; k < vectorEnd; k += C)
+            {
+                TVector v0 = TOps.Load(w0 + k), v1 = TOps.Load(w1 + k);
+                TVector v2 = TOps.Load(w2 + k), v3 = TOps.Load(w3 + k);
+                TVector xk = TOps.Load(x0 + k);
+                s00 = TOps.MultiplyAdd(xk, v0, s00);
+                s01 = TOps.MultiplyAdd(xk, v1, s01);
+                s02 = TOps.MultiplyAdd(xk, v2, s02);
+                s03 = TOps.MultiplyAdd(xk, v3, s03);
+                if (M > 1)
+                {
+                    xk = TOps.Load(x1 + k);
+                    s10 = TOps.MultiplyAdd(xk, v0, s10);
+                    s11 = TOps.MultiplyAdd(xk, v1, s11);
+                    s12 = TOps.MultiplyAdd(xk, v2, s12);
+                    s13 = TOps.MultiplyAdd(xk, v3, s13);
+                }
+                if (M > 2)
+                {
+                    xk = TOps.Load(x2 + k);
+                    s20 = TOps.MultiplyAdd(xk, v0, s20);
+                    s21 = TOps.MultiplyAdd(xk, v1, s21);
+                    s22 = TOps.MultiplyAdd(xk, v2, s22);
+                    s23 = TOps.MultiplyAdd(xk, v3, s23);
+                }
+                if (M > 3)
+                {
+                    xk = TOps.Load(x3 + k);
+                    s30 = TOps.MultiplyAdd(xk, v0, s30);
+                    s31 = TOps.MultiplyAdd(xk, v1, s31);
+                    s32 = TOps.MultiplyAdd(xk, v2, s32);
+                    s33 = TOps.MultiplyAdd(xk, v3, s33);
+                }
+            }
+            FinishDots(job, 0, n, vectorEnd, s00, s01, s02, s03);
+            if (M > 1)
+            {
+                FinishDots(job, 1, n, vectorEnd, s10, s11, s12, s13);
+            }
+            if (M > 2)
+            {
+                FinishDots(job, 2, n, vectorEnd, s20, s21, s22, s23);
+            }
+            if (M > 3)
+            {
+                FinishDots(job, 3, n, vectorEnd, s30, s31, s32, s33);
+            }
+        }
+        for (; n < n1; n++)
+        {
+            float* w0 = w + (nint)n * K;
+            for (int m = 0; m < M; m++)
+            {
+                float* xm = x + (nint)m * K;
+                TVector s0 = default;
+                int k = 0;
+                for (; k < vectorEnd; k += C)
+                {
+                    s0 = TOps.MultiplyAdd(TOps.Load(xm + k), TOps.Load(w0 + k), s0);
+                }
+                float d0 = TOps.Sum(s0);
+                for (; k < K; k++)
+                {
+                    d0 += xm[k] * w0[k];
+                }
+                y[(nint)m * N + n] = d0 + (b == null ? 0f : b[n]);
+            }
+        }
+    }
+
+    /// <summary>Reduces row m's four dot-product vectors, adds the k tail and the bias, stores y[m, n:n+4].</summary>
+    private static void FinishDots(MatMulJob* job, int m, int n, int k0, TVector s0, TVector s1, TVector s2, TVector s3)
+    {
+        int K = job->InFeatures;
+        float* xm = job->Input + (nint)m * K;
+        float* w0 = job->Weight + (nint)n * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
+        float d0 = TOps.Sum(s0), d1 = TOps.Sum(s1), d2 = TOps.Sum(s2), d3 = TOps.Sum(s3);
+        for (int k = k0; k < K; k++)
+        {
+            d0 += xm[k] * w0[k];
+            d1 += xm[k] * w1[k];
+            d2 += xm[k] * w2[k];
+            d3 += xm[k] * w3[k];
+        }
+        float* b = job->Bias;
+        if (b != null)
+        {
+            d0 += b[n];
+            d1 += b[n + 1];
+            d2 += b[n + 2];
+            d3 += b[n + 3];
+        }
+        float* ym = job->Output + (nint)m * job->OutFeatures + n;
+        ym[0] = d0;
+        ym[1] = d1;
+        ym[2] = d2;
+        ym[3] = d3;
+    }
+}
+
+/// <summary>A row count known to the JIT, so the streaming kernels compile one register-blocked copy per count.</summary>
+internal interface IRowCount
+{
+    static abstract int Value { get; }
+}
+
+internal readonly struct Rows1 : IRowCount
+{
+    public static int Value => 1;
+}
+
+internal readonly struct Rows2 : IRowCount
+{
+    public static int Value => 2;
+}
+
+internal readonly struct Rows3 : IRowCount
+{
+    public static int Value => 3;
+}
+
+internal readonly struct Rows4 : IRowCount
+{
+    public static int Value => 4;
+}

@@ -1,0 +1,106 @@
+using System.Numerics.Tensors;
+
+namespace Sharpformer.Kernels;
+
+/// <summary>One matmul call: pointers into the caller's pinned spans and the shape. Lives on the caller's stack.</summary>
+internal unsafe struct MatMulJob
+{
+    public float* Input;   // [rows, inFeatures]
+    public float* Weight;  // [inFeatures, outFeatures] or [outFeatures, inFeatures]
+    public float* Bias;    // [outFeatures] or null
+    public float* Output;  // [rows, outFeatures]
+    public int Rows, InFeatures, OutFeatures;
+    public WeightLayout Layout;
+
+    // How the call is split into tasks: task t covers column block t % ColumnBlocks and row block t / ColumnBlocks,
+    // or, streaming an InputMajor weight, the k-range [t·BlockK, (t+1)·BlockK), adding into Partials[t - 1].
+    public int BlockColumns, ColumnBlocks, BlockRows, BlockK;
+    public float* Partials;
+}
+
+/// <summary>
+/// The matmul kernels, written once over a vector width: <typeparamref name="TVector"/> holds C floats and
+/// <typeparamref name="TOps"/> operates on it. Legend inside loops: M rows, K inFeatures, N outFeatures; x input,
+/// w weight, y output.
+/// <list type="bullet">
+/// <item>Decode (rows ≤ <see cref="StreamMaxRows"/>) is bound by reading the weight once from memory, so it streams
+/// it: InputMajor threads each take a contiguous range of weight rows (k) and add C-wide slices of four rows at a
+/// time into output rows kept in L1, then the per-thread partial sums are added; OutputMajor threads take ranges of
+/// weight rows (outputs) and compute dot products with four of them at a time. One register-blocked copy per row
+/// count (1 to 4), so every weight vector is loaded once.</item>
+/// <item>Prefill/training is bound by FMA throughput. BLIS-style: a task (a block of output columns, and of rows when
+/// there are many) packs one KC×NR weight panel at a time (NR = 2C columns, k outermost; OutputMajor is transposed in
+/// 16×16 register blocks) which stays in L1, and runs an MR×NR micro-kernel (MR = 8 with AVX-512's 32 registers,
+/// else 6) over every MR-row sliver of the input, read in place from L2 and broadcast. While a panel is in use, the
+/// next panel's weights are prefetched into L2. Edge tiles compute into a scratch tile, so any shape works.</item>
+/// </list>
+/// </summary>
+internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : struct, IVectorOps<TVector> where TVector : unmanaged
+{
+    /// <summary>Up to this many rows the weight is streamed once; beyond, packing pays for itself.</summary>
+    public const int StreamMaxRows = 4;
+
+    /// <summary>Below this many multiply-adds a call runs on one thread (handing off costs about a microsecond).</summary>
+    public const long MinParallelWork = 1 << 16;
+
+    // Micro-tile rows: 8 (16 accumulators) where there are 32 vector registers (AVX-512), else 6 (12 of 16 AVX2 ones).
+    private static int MR => TOps.Count >= 16 ? 8 : 6;
+    private const int KC = 256;              // k-block: a KC×NR panel (32 KiB at 512 bits) stays in L1
+    private const int MaxBlockRows = 288;    // a task's input block, MaxBlockRows×KC (288 KiB), stays in L2
+    private const int MaxBlockColumns = 512; // columns per task, at most (before rounding to the thread count)
+
+    private static int C => TOps.Count;
+
+    private static int NR => 2 * TOps.Count;
+
+    public static void Run(MatMulJob* job)
+    {
+        int threads = (long)job->Rows * job->InFeatures * job->OutFeatures < MinParallelWork ? 1 : KernelThreads.Count;
+        if (job->Rows <= StreamMaxRows && job->Layout == WeightLayout.InputMajor)
+        {
+            // Threads split k, so each reads one contiguous stretch of the weight (the fastest way to stream it; a
+            // split by columns reads short runs of every row), then the partial sums are added up.
+            int tasks = Math.Max(1, Math.Min(threads, job->InFeatures / 16));
+            job->BlockK = RoundUp(DivideUp(job->InFeatures, tasks), 4);
+            tasks = DivideUp(job->InFeatures, job->BlockK);
+            int length = job->Rows * job->OutFeatures;
+            job->Partials = tasks > 1 ? MatMulBuffers.Partials((tasks - 1) * length) : null;
+            KernelThreads.Run(&StreamInputMajorTask, job, tasks);
+            var output = new Span<float>(job->Output, length);
+            for (int task = 1; task < tasks; task++)
+            {
+                TensorPrimitives.Add(output, new ReadOnlySpan<float>(job->Partials + (nint)(task - 1) * length, length), output);
+            }
+        }
+        else if (job->Rows <= StreamMaxRows)
+        {
+            // Threads split the weight rows (outputs), four tasks per thread for a big weight such as an lm_head, so a
+            // thread slowed by another process holds up less.
+            int tasks = (long)job->InFeatures * job->OutFeatures >= 1 << 22 ? 4 * threads : threads;
+            int columns = RoundUp(DivideUp(job->OutFeatures, tasks), 16);
+            job->BlockColumns = columns;
+            job->ColumnBlocks = DivideUp(job->OutFeatures, columns);
+            KernelThreads.Run(&StreamOutputMajorTask, job, job->ColumnBlocks);
+        }
+        else
+        {
+            // Tasks: column blocks, at least two per thread (a thread slowed by another process then holds up less) and
+            // a multiple of the thread count, so equal threads finish together; split by rows too when the rows of a
+            // block would not stay in L2, or when there are fewer blocks than threads.
+            int panels = DivideUp(job->OutFeatures, NR);
+            int blocks = Math.Min(panels, RoundUp(Math.Max(2 * threads, DivideUp(panels, MaxBlockColumns / NR)), threads));
+            int blockPanels = DivideUp(panels, blocks);
+            job->BlockColumns = blockPanels * NR;
+            job->ColumnBlocks = DivideUp(panels, blockPanels);
+            int rowBlocks = Math.Max(DivideUp(job->Rows, MaxBlockRows), DivideUp(threads, job->ColumnBlocks));
+            rowBlocks = Math.Min(rowBlocks, DivideUp(job->Rows, MR));
+            job->BlockRows = RoundUp(DivideUp(job->Rows, rowBlocks), MR);
+            rowBlocks = DivideUp(job->Rows, job->BlockRows);
+            KernelThreads.Run(&PackedTask, job, job->ColumnBlocks * rowBlocks);
+        }
+    }
+
+    private static int DivideUp(int value, int divisor) => (value + divisor - 1) / divisor;
+
+    private static int RoundUp(int value, int multiple) => DivideUp(value, multiple) * multiple;
+}
