@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
+using Sharpformer.Bench.Harness;
 using Sharpformer.Models;
 
 namespace Sharpformer.Bench;
@@ -8,8 +9,10 @@ namespace Sharpformer.Bench;
 /// <summary>GPT-2 124M-shaped (random weights) decode and prefill throughput, as ratios of the machine's ceilings.</summary>
 internal static class ModelBench
 {
-    public static void Run(double bandwidthGigabytesPerSecond, double peakGigaflops, TextWriter output, string size = "gpt2")
+    public static void Run(BenchContext context)
     {
+        var output = Console.Out;
+        const string size = "gpt2";
         var config = Gpt2Config.Named[size];
         var build = Stopwatch.StartNew();
         using var model = Gpt2Model.CreateRandom(config, seed: 1);
@@ -19,6 +22,7 @@ internal static class ModelBench
         // Embedding rows are gathered, not streamed: a decode step reads the blocks, the final norm and the tied head (= wte) once.
         double bytesPerToken = weightBytes - (double)config.MaxPositions * config.HiddenSize * 4;
 
+        var rows = new List<(string Name, double TokensPerSecond, bool Decode)>();
         // Decode: a short prompt, then one token at a time through the cache (greedy).
         foreach (int promptLength in new[] { 16, 128 })
         {
@@ -39,10 +43,7 @@ internal static class ModelBench
                 }
                 best = Math.Min(best, timer.Elapsed.TotalSeconds);
             }
-            double tokensPerSecond = steps / best;
-            double gigabytesPerSecond = tokensPerSecond * bytesPerToken / 1e9;
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"decode  (context {promptLength,4}+{steps}): {tokensPerSecond,7:0.0} tok/s  {gigabytesPerSecond,6:0.0} GB/s of weights = {gigabytesPerSecond / bandwidthGigabytesPerSecond:0.00} of read bandwidth (ceiling {bandwidthGigabytesPerSecond / (bytesPerToken / 1e9):0.0} tok/s)"));
+            rows.Add(($"decode  (context {promptLength,4}+{steps})", steps / best, true));
         }
 
         // Prefill: one forward over a whole prompt.
@@ -58,12 +59,29 @@ internal static class ModelBench
                 session.Prefill(logits);
                 best = Math.Min(best, timer.Elapsed.TotalSeconds);
             }
-            double tokensPerSecond = promptLength / best;
-            // Matmul work per token: 2 FLOP per block weight; the head runs for the last position only.
-            double flopsPerToken = 2.0 * (config.ParameterCount - (double)(config.VocabSize + config.MaxPositions) * config.HiddenSize);
-            double gigaflops = tokensPerSecond * flopsPerToken / 1e9;
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"prefill ({promptLength,4} tokens):    {tokensPerSecond,7:0.0} tok/s  {gigaflops,6:0.0} GFLOP/s = {gigaflops / peakGigaflops:0.00} of fp32 FMA peak"));
+            rows.Add(($"prefill ({promptLength,4} tokens)   ", promptLength / best, false));
+        }
+
+        // Ceilings measured around the rows (best seen), since the machine is shared.
+        var ceilings = context.RefreshCeilings();
+        // Matmul work per prefill token: 2 FLOP per block weight; the head runs for the last position only.
+        double flopsPerToken = 2.0 * (config.ParameterCount - (double)(config.VocabSize + config.MaxPositions) * config.HiddenSize);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ceilings: read {ceilings.ReadGBps:0.0} GB/s (fp32 decode limit {ceilings.ReadGBps / (bytesPerToken / 1e9):0.0} tok/s), fp32 FMA peak {ceilings.FmaGflops:0} GFLOP/s"));
+        foreach (var (name, tokensPerSecond, decode) in rows)
+        {
+            if (decode)
+            {
+                double gigabytesPerSecond = tokensPerSecond * bytesPerToken / 1e9;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name}: {tokensPerSecond,7:0.0} tok/s  {gigabytesPerSecond,6:0.0} GB/s of weights = {gigabytesPerSecond / ceilings.ReadGBps:0.00} of read bandwidth"));
+            }
+            else
+            {
+                double gigaflops = tokensPerSecond * flopsPerToken / 1e9;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name}: {tokensPerSecond,7:0.0} tok/s  {gigaflops,6:0.0} GFLOP/s = {gigaflops / ceilings.FmaGflops:0.00} of fp32 FMA peak"));
+            }
         }
     }
 }

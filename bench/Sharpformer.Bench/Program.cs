@@ -13,6 +13,7 @@ public static class Program
     [
         ("ceilings", "memory read bandwidth and fp32 FMA peak of this machine, now", CeilingsBench.Run),
         ("matmul", "MatMul.Forward at GPT-2 decode and prefill shapes, against the ceilings", MatMulBench.Run),
+        ("gpt2", "GPT-2 124M-shaped model (random weights): decode and prefill tok/s, against the ceilings", ModelBench.Run),
     ];
 
     public static int Main(string[] args)
