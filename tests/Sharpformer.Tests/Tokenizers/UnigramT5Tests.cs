@@ -86,6 +86,14 @@ public sealed class UnigramT5Tests
     }
 
     [Fact]
+    public void CharsmapFoldsIdeographicSpacesBeforeWhitespaceIsTrimmed()
+    {
+        // NFKC turns U+3000 into a space, so it is leading/trailing whitespace and goes, as "a" alone would.
+        Assert.Equal(Tokenizer.Tokenize("a"), Tokenizer.Tokenize("\u3000a\u3000"));
+        Assert.Equal(Tokenizer.Encode("a b"), Tokenizer.Encode("a\u3000\u3000b"));
+    }
+
+    [Fact]
     public void FromFolderLoadsSpieceModel()
     {
         using var folder = new TemporaryFolder();
