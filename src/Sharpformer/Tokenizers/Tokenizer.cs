@@ -24,7 +24,11 @@ public abstract class Tokenizer
     /// <exception cref="TokenizerException">A file is corrupt or describes a tokenizer this library lacks.</exception>
     public static Tokenizer FromFolder(string directory) => TokenizerFiles.Load(directory);
 
-    /// <summary>The ids of <paramref name="text"/>, special tokens written in it included; nothing is added around it.</summary>
+    /// <summary>
+    /// The ids of <paramref name="text"/>, special tokens written in it included; nothing is added around it except
+    /// where the family always ends a sequence with a token (T5's <c>&lt;/s&gt;</c>, see
+    /// <see cref="UnigramTokenizer.EndOfSequenceId"/>).
+    /// </summary>
     public IReadOnlyList<int> Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -44,7 +48,7 @@ public abstract class Tokenizer
     /// No clean-up of spaces before punctuation, so decoding an encoding gives back the exact text.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary.</exception>
-    public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
+    public virtual string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
     {
         var bytes = new ArrayBufferWriter<byte>(ids.Length * 4 + 16);
         bool isFirstToken = true;

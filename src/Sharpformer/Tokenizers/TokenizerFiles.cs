@@ -4,7 +4,8 @@ namespace Sharpformer.Tokenizers;
 
 /// <summary>
 /// Reads Hugging Face tokenizer files: tokenizer.json (the fast tokenizers' single file), else the legacy
-/// vocab.json + merges.txt with optional special_tokens_map.json and added_tokens.json. Every error names the file.
+/// vocab.json + merges.txt with optional special_tokens_map.json and added_tokens.json, or a SentencePiece
+/// spiece.model (read as T5's tokenizer). Every error names the file.
 /// </summary>
 internal static class TokenizerFiles
 {
@@ -13,6 +14,7 @@ internal static class TokenizerFiles
     public const string MergesTxt = "merges.txt";
     public const string SpecialTokensMapJson = "special_tokens_map.json";
     public const string AddedTokensJson = "added_tokens.json";
+    public const string SentencePieceModelFile = "spiece.model";
     private const string EndOfText = "<|endoftext|>";
 
     public static Tokenizer Load(string directory)
@@ -31,20 +33,30 @@ internal static class TokenizerFiles
         {
             return LoadVocabAndMerges(directory);
         }
+        string sentencePiecePath = Path.Combine(directory, SentencePieceModelFile);
+        if (File.Exists(sentencePiecePath))
+        {
+            return UnigramTokenizer.FromSentencePieceModel(sentencePiecePath);
+        }
         throw new FileNotFoundException(
-            $"{directory}: no tokenizer files (looked for {TokenizerJson}, then {VocabJson} + {MergesTxt})", tokenizerJsonPath);
+            $"{directory}: no tokenizer files (looked for {TokenizerJson}, then {VocabJson} + {MergesTxt}, then {SentencePieceModelFile})",
+            tokenizerJsonPath);
     }
 
-    public static ByteLevelBpeTokenizer LoadTokenizerJson(string path)
+    public static Tokenizer LoadTokenizerJson(string path)
     {
         using var document = ReadJson(path);
         var root = RequireObject(document.RootElement, path, "the file");
         var model = RequireObject(Property(root, "model"), path, "\"model\"");
         // Files from before "type" was written hold BPE whenever they have merges.
         string modelType = StringProperty(model, "type") ?? (model.TryGetProperty("merges", out _) ? "BPE" : "(none)");
+        if (modelType == "Unigram")
+        {
+            return LoadUnigramJson(root, model, path);
+        }
         if (modelType != "BPE")
         {
-            throw new TokenizerException($"{path}: model type \"{modelType}\" is not supported yet (only byte-level \"BPE\")");
+            throw new TokenizerException($"{path}: model type \"{modelType}\" is not supported yet (only byte-level \"BPE\" and \"Unigram\")");
         }
         foreach (string affix in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
         {
@@ -71,6 +83,135 @@ internal static class TokenizerFiles
         bool ignoreMerges = Property(model, "ignore_merges").ValueKind == JsonValueKind.True;
         var bpe = new BpeModel(vocabulary, merges, ignoreMerges, rank => $"{path}: model.merges[{rank}]");
         return new ByteLevelBpeTokenizer(bpe, ReadAddedTokens(root, path), addPrefixSpace, useRegex);
+    }
+
+    // HF's Unigram: vocab [[piece, score], ...] and unk_id; the Precompiled normalizer and Metaspace pre-tokenizer map
+    // onto sentencepiece's normalizer; a TemplateProcessing "$A </s>" post-processor appends the end token.
+    private static UnigramTokenizer LoadUnigramJson(JsonElement root, JsonElement model, string path)
+    {
+        var vocab = Property(model, "vocab");
+        if (vocab.ValueKind != JsonValueKind.Array)
+        {
+            throw new TokenizerException($"{path}: \"model.vocab\" is missing or not an array of [piece, score] pairs");
+        }
+        var addedTokens = ReadAddedTokens(root, path);
+        var specialIds = addedTokens.Where(token => token.Special).Select(token => token.Id).ToHashSet();
+        int unknownId = Property(model, "unk_id") is { ValueKind: JsonValueKind.Number } unk && unk.TryGetInt32(out int unkId) ? unkId : -1;
+        var pieces = new List<SentencePiece>(vocab.GetArrayLength());
+        foreach (var entry in vocab.EnumerateArray())
+        {
+            if (entry.ValueKind != JsonValueKind.Array || entry.GetArrayLength() != 2
+                || entry[0].ValueKind != JsonValueKind.String || entry[1].ValueKind != JsonValueKind.Number)
+            {
+                throw new TokenizerException($"{path}: model.vocab[{pieces.Count}] is not a [piece, score] pair: {entry.GetRawText()}");
+            }
+            string piece = entry[0].GetString()!;
+            int id = pieces.Count;
+            // tokenizer.json has no piece types: the unknown id, special added tokens and <0xNN> bytes are inferred.
+            var type = id == unknownId ? SentencePieceType.Unknown
+                : specialIds.Contains(id) ? SentencePieceType.Control
+                : piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>' ? SentencePieceType.Byte
+                : SentencePieceType.Normal;
+            pieces.Add(new SentencePiece(piece, (float)entry[1].GetDouble(), type));
+        }
+        if (unknownId < 0 || unknownId >= pieces.Count)
+        {
+            throw new TokenizerException($"{path}: \"model.unk_id\" is missing or outside the vocabulary");
+        }
+        bool byteFallback = Property(model, "byte_fallback").ValueKind == JsonValueKind.True;
+
+        byte[]? charsmap = null;
+        bool removeExtraWhitespaces = false;
+        foreach (var normalizer in Flatten(Property(root, "normalizer"), "normalizers"))
+        {
+            switch (StringProperty(normalizer, "type"))
+            {
+                case "Precompiled":
+                    string? encoded = StringProperty(normalizer, "precompiled_charsmap");
+                    try
+                    {
+                        charsmap = string.IsNullOrEmpty(encoded) ? null : Convert.FromBase64String(encoded);
+                    }
+                    catch (FormatException exception)
+                    {
+                        throw new TokenizerException($"{path}: \"precompiled_charsmap\" is not base64", exception);
+                    }
+                    break;
+                case "Replace" when (StringProperty(Property(normalizer, "pattern"), "Regex") ?? StringProperty(Property(normalizer, "pattern"), "String")) == " {2,}":
+                    removeExtraWhitespaces = true; // newer T5 files collapse spaces here instead of in a WhitespaceSplit
+                    break;
+                case var other:
+                    throw new TokenizerException($"{path}: normalizer \"{other}\" is not supported for Unigram (only Precompiled)");
+            }
+        }
+        bool addDummyPrefix = false;
+        foreach (var preTokenizer in Flatten(Property(root, "pre_tokenizer"), "pretokenizers"))
+        {
+            switch (StringProperty(preTokenizer, "type"))
+            {
+                case "WhitespaceSplit":
+                    removeExtraWhitespaces = true;
+                    break;
+                case "Metaspace":
+                    string? scheme = StringProperty(preTokenizer, "prepend_scheme");
+                    addDummyPrefix = scheme is null ? Property(preTokenizer, "add_prefix_space").ValueKind != JsonValueKind.False : scheme != "never";
+                    break;
+                case var other:
+                    throw new TokenizerException($"{path}: pre_tokenizer \"{other}\" is not supported for Unigram (only Metaspace, WhitespaceSplit)");
+            }
+        }
+        var options = new SentencePieceNormalizerOptions(charsmap, addDummyPrefix, removeExtraWhitespaces, EscapeWhitespaces: true);
+        try
+        {
+            return new UnigramTokenizer(pieces, options, byteFallback, addedTokens, ReadEndOfSequenceId(root, path), path);
+        }
+        catch (InvalidDataException exception)
+        {
+            throw new TokenizerException($"{path}: {exception.Message}", exception);
+        }
+    }
+
+    // The id a TemplateProcessing post-processor puts after "$A" (T5: </s>); null when there is none.
+    private static int? ReadEndOfSequenceId(JsonElement root, string path)
+    {
+        var postProcessor = Property(root, "post_processor");
+        if (postProcessor.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        {
+            return null;
+        }
+        if (StringProperty(postProcessor, "type") != "TemplateProcessing" || Property(postProcessor, "single") is not { ValueKind: JsonValueKind.Array } single)
+        {
+            throw new TokenizerException($"{path}: post_processor \"{StringProperty(postProcessor, "type")}\" is not supported for Unigram (only TemplateProcessing \"$A </s>\")");
+        }
+        var items = single.EnumerateArray().ToList();
+        int sequenceIndex = items.FindIndex(item => Property(item, "Sequence").ValueKind == JsonValueKind.Object);
+        if (sequenceIndex != 0 || items.Count > 2)
+        {
+            throw new TokenizerException($"{path}: post_processor template {single.GetRawText()} is not supported (only \"$A\" or \"$A <token>\")");
+        }
+        if (items.Count == 1)
+        {
+            return null;
+        }
+        string? name = StringProperty(Property(items[1], "SpecialToken"), "id");
+        if (name is not null && Property(Property(Property(postProcessor, "special_tokens"), name), "ids") is { ValueKind: JsonValueKind.Array } ids
+            && ids.GetArrayLength() == 1 && ids[0].TryGetInt32(out int id))
+        {
+            return id;
+        }
+        throw new TokenizerException($"{path}: post_processor's end token {items[1].GetRawText()} has no single id in \"special_tokens\"");
+    }
+
+    // A component, or the members of a "Sequence" of them; nothing for null.
+    private static IEnumerable<JsonElement> Flatten(JsonElement element, string listName)
+    {
+        if (element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        {
+            return [];
+        }
+        return StringProperty(element, "type") == "Sequence" && Property(element, listName) is { ValueKind: JsonValueKind.Array } members
+            ? members.EnumerateArray().SelectMany(member => Flatten(member, listName)).ToList()
+            : [element];
     }
 
     public static ByteLevelBpeTokenizer LoadVocabAndMerges(string directory)
