@@ -25,14 +25,26 @@ internal static class TokenizerFiles
         string tokenizerJsonPath = Path.Combine(directory, TokenizerJson);
         if (File.Exists(tokenizerJsonPath))
         {
-            return LoadTokenizerJson(tokenizerJsonPath);
+            return IsWordPieceJson(tokenizerJsonPath) ? WordPieceTokenizer.FromTokenizerJson(tokenizerJsonPath) : LoadTokenizerJson(tokenizerJsonPath);
+        }
+        // BERT's legacy file: vocab.txt, one WordPiece token per line.
+        string vocabTxtPath = Path.Combine(directory, WordPieceTokenizer.VocabTxt);
+        if (File.Exists(vocabTxtPath) && !File.Exists(Path.Combine(directory, VocabJson)))
+        {
+            return WordPieceTokenizer.FromVocabFile(vocabTxtPath);
         }
         if (File.Exists(Path.Combine(directory, VocabJson)) || File.Exists(Path.Combine(directory, MergesTxt)))
         {
             return LoadVocabAndMerges(directory);
         }
         throw new FileNotFoundException(
-            $"{directory}: no tokenizer files (looked for {TokenizerJson}, then {VocabJson} + {MergesTxt})", tokenizerJsonPath);
+            $"{directory}: no tokenizer files (looked for {TokenizerJson}, then {WordPieceTokenizer.VocabTxt}, then {VocabJson} + {MergesTxt})", tokenizerJsonPath);
+    }
+
+    private static bool IsWordPieceJson(string path)
+    {
+        using var document = ReadJson(path);
+        return document.RootElement.ValueKind == JsonValueKind.Object && StringProperty(Property(document.RootElement, "model"), "type") == "WordPiece";
     }
 
     public static ByteLevelBpeTokenizer LoadTokenizerJson(string path)
