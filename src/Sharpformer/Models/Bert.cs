@@ -362,6 +362,64 @@ public sealed class BertForMaskedLM : ILanguageModel
         }
     }
 
+    /// <summary>
+    /// Imports a BertModel exported to ONNX by PyTorch (e.g. all-MiniLM-L6-v2): named initializers keep their HF
+    /// names, and each anonymous MatMul weight is named after the bias its output is added to. The ONNX file has no
+    /// config, so <paramref name="config"/> gives the hyper-parameters (head count, epsilon, activation).
+    /// </summary>
+    public static BertForMaskedLM FromOnnx(OnnxFile onnx, BertConfig config, string source = "ONNX model")
+    {
+        ArgumentNullException.ThrowIfNull(onnx);
+        ArgumentNullException.ThrowIfNull(config);
+        var weights = new Dictionary<string, Tensor>(onnx.Initializers, StringComparer.Ordinal);
+        var addsByInput = onnx.Nodes.Where(node => node.OpType == "Add").SelectMany(node => node.Inputs.Select(input => (input, node)))
+            .GroupBy(pair => pair.input).ToDictionary(group => group.Key, group => group.First().node, StringComparer.Ordinal);
+        foreach (var matMul in onnx.Nodes.Where(node => node.OpType == "MatMul" && node.Inputs.Length == 2))
+        {
+            if (!onnx.Initializers.TryGetValue(matMul.Inputs[1], out var weight) || weight.Rank != 2
+                || !addsByInput.TryGetValue(matMul.Outputs[0], out var add))
+            {
+                continue;
+            }
+            string? bias = add.Inputs.FirstOrDefault(input => input.EndsWith(".bias", StringComparison.Ordinal) && onnx.Initializers.ContainsKey(input));
+            if (bias is not null)
+            {
+                // torch.onnx stores x @ Wᵀ as MatMul(x, Wᵀ): the [in, out] transpose of nn.Linear's [out, in].
+                weights[bias[..^".bias".Length] + ".weight"] = Transpose(weight);
+            }
+        }
+        string prefix = weights.ContainsKey("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+        Tensor Read(string name, int[] shape)
+        {
+            if (!weights.TryGetValue(name, out var tensor))
+            {
+                throw new CheckpointException($"{source}: no initializer for '{name}' (named, or recovered from a MatMul + bias Add)");
+            }
+            if (!tensor.Shape.AsSpan().SequenceEqual(shape))
+            {
+                throw new CheckpointException($"{source}: '{name}' is {Tensor.FormatShape(tensor.Shape)}, expected {Tensor.FormatShape(shape)}");
+            }
+            return tensor;
+        }
+        var encoder = new BertModel(config, Read, prefix, pooler: weights.ContainsKey(prefix + "pooler.dense.weight"));
+        return new BertForMaskedLM(encoder, null, nextSentence: false);
+    }
+
+    private static Tensor Transpose(Tensor matrix)
+    {
+        int rows = matrix.Shape[0], columns = matrix.Shape[1];
+        var source = matrix.Span;
+        var result = new float[rows * columns];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                result[c * rows + r] = source[r * columns + c];
+            }
+        }
+        return new Tensor(result, columns, rows);
+    }
+
     public BertModel Encoder { get; }
 
     public BertConfig Config => Encoder.Config;
