@@ -14,10 +14,23 @@ internal sealed record TokenizeJson(
     [property: JsonPropertyName("ids")] int[] Ids,
     [property: JsonPropertyName("tokens")] string[] Tokens);
 
+internal sealed record FillMaskJson(
+    [property: JsonPropertyName("token_id")] int TokenId,
+    [property: JsonPropertyName("token")] string Token,
+    [property: JsonPropertyName("score")] float Score,
+    [property: JsonPropertyName("sequence")] string Sequence);
+
+internal sealed record EmbedJson(
+    [property: JsonPropertyName("text")] string Text,
+    [property: JsonPropertyName("tokens")] int Tokens,
+    [property: JsonPropertyName("embedding")] float[] Embedding);
+
 /// <summary>Source-generated JSON (no reflection, so the CLI stays trimmable and AOT-friendly).</summary>
 [JsonSourceGenerationOptions(WriteIndented = false)]
 [JsonSerializable(typeof(GenerateJson))]
 [JsonSerializable(typeof(TokenizeJson))]
+[JsonSerializable(typeof(FillMaskJson[][]))]
+[JsonSerializable(typeof(EmbedJson[]))]
 [JsonSerializable(typeof(string))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 

@@ -20,6 +20,9 @@ public static class CommandLine
         root.Add(TokenizeCommand.Create(output));
         root.Add(ForwardCommand.Create(output));
         root.Add(InfoCommand.Create(output));
+        root.Add(FillMaskCommand.Create(output));
+        root.Add(EmbedCommand.Create(output, error));
+        root.Add(ConvertCommand.Create(output));
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction parseError)
         {
@@ -31,7 +34,7 @@ public static class CommandLine
             return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
         catch (Exception exception) when (exception is CheckpointException or ArgumentException or InvalidOperationException
-            or FormatException or IOException or UnauthorizedAccessException or NotSupportedException or OverflowException)
+            or FormatException or Tokenizers.TokenizerException or IOException or UnauthorizedAccessException or NotSupportedException or OverflowException)
         {
             error.WriteLine($"error: {Describe(exception)}");
             return 1;

@@ -10,6 +10,7 @@ public static class ModelRegistry
     static ModelRegistry()
     {
         Register("gpt2", Gpt2Model.Load);
+        Register("bert", BertForMaskedLM.Load);
     }
 
     public static IReadOnlyCollection<string> ModelTypes => Loaders.Keys;

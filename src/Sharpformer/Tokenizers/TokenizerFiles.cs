@@ -27,7 +27,13 @@ internal static class TokenizerFiles
         string tokenizerJsonPath = Path.Combine(directory, TokenizerJson);
         if (File.Exists(tokenizerJsonPath))
         {
-            return LoadTokenizerJson(tokenizerJsonPath);
+            return IsWordPieceJson(tokenizerJsonPath) ? WordPieceTokenizer.FromTokenizerJson(tokenizerJsonPath) : LoadTokenizerJson(tokenizerJsonPath);
+        }
+        // BERT's legacy file: vocab.txt, one WordPiece token per line.
+        string vocabTxtPath = Path.Combine(directory, WordPieceTokenizer.VocabTxt);
+        if (File.Exists(vocabTxtPath) && !File.Exists(Path.Combine(directory, VocabJson)))
+        {
+            return WordPieceTokenizer.FromVocabFile(vocabTxtPath);
         }
         if (File.Exists(Path.Combine(directory, VocabJson)) || File.Exists(Path.Combine(directory, MergesTxt)))
         {
@@ -39,8 +45,14 @@ internal static class TokenizerFiles
             return UnigramTokenizer.FromSentencePieceModel(sentencePiecePath);
         }
         throw new FileNotFoundException(
-            $"{directory}: no tokenizer files (looked for {TokenizerJson}, then {VocabJson} + {MergesTxt}, then {SentencePieceModelFile})",
+            $"{directory}: no tokenizer files (looked for {TokenizerJson}, then {WordPieceTokenizer.VocabTxt}, then {VocabJson} + {MergesTxt}, then {SentencePieceModelFile})",
             tokenizerJsonPath);
+    }
+
+    private static bool IsWordPieceJson(string path)
+    {
+        using var document = ReadJson(path);
+        return document.RootElement.ValueKind == JsonValueKind.Object && StringProperty(Property(document.RootElement, "model"), "type") == "WordPiece";
     }
 
     public static Tokenizer LoadTokenizerJson(string path)
