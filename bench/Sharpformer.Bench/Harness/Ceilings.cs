@@ -25,7 +25,7 @@ public sealed record Ceilings(double ReadGBps, double FmaGflops, int Threads)
     private static float[]? _array;
 
     /// <summary>
-    /// Measures both ceilings: about three seconds, or about half a second when <paramref name="quick"/> (fewer samples,
+    /// Measures both ceilings: about three seconds, or under a second when <paramref name="quick"/> (fewer samples,
     /// no warm-up beyond the first call; for re-measuring next to each benchmark row).
     /// </summary>
     public static unsafe Ceilings Measure(bool quick = false)
@@ -33,7 +33,7 @@ public sealed record Ceilings(double ReadGBps, double FmaGflops, int Threads)
         int threads = KernelThreads.Count;
         bool first = _array == null;
         _array ??= GC.AllocateUninitializedArray<float>((int)(ReadBytes / sizeof(float)), pinned: true);
-        int samples = quick ? 3 : 7;
+        int samples = quick ? 5 : 7;
         double warmup = quick ? 0 : 0.4;
         fixed (float* data = _array)
         {
