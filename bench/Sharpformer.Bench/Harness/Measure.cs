@@ -10,15 +10,15 @@ public static class Measure
 {
     /// <summary>
     /// Times <paramref name="body"/>: warm-up of at least <paramref name="warmupSeconds"/> and 50 calls (tiered JIT
-    /// recompiles hot methods after 30 calls), then <paramref name="samples"/> samples of about
-    /// <paramref name="sampleSeconds"/> each.
+    /// recompiles hot methods after 30 calls; one call when warmupSeconds is 0, for code already warm), then
+    /// <paramref name="samples"/> samples of about <paramref name="sampleSeconds"/> each.
     /// </summary>
     public static Timing Time(Action body, int samples = 9, double sampleSeconds = 0.03, double warmupSeconds = 0.4)
     {
         ArgumentNullException.ThrowIfNull(body);
         long start = Stopwatch.GetTimestamp();
         int calls = 0;
-        while (calls < 50 || Stopwatch.GetElapsedTime(start).TotalSeconds < warmupSeconds)
+        while (calls < (warmupSeconds > 0 ? 50 : 1) || Stopwatch.GetElapsedTime(start).TotalSeconds < warmupSeconds)
         {
             body();
             calls++;

@@ -58,9 +58,10 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         int threads = (long)job->Rows * job->InFeatures * job->OutFeatures < MinParallelWork ? 1 : KernelThreads.Count;
         if (job->Rows <= StreamMaxRows && job->Layout == WeightLayout.InputMajor)
         {
-            // Threads split k, so each reads one contiguous stretch of the weight (the fastest way to stream it; a
-            // split by columns reads short runs of every row), then the partial sums are added up.
-            int tasks = Math.Max(1, Math.Min(threads, job->InFeatures / 16));
+            // Tasks split k, so each reads one contiguous stretch of the weight (the fastest way to stream it; a
+            // split by columns reads short runs of every row), then the partial sums are added up. Two tasks per
+            // thread, so a thread that another process holds up delays a quarter of the work, not half.
+            int tasks = Math.Max(1, Math.Min(threads == 1 ? 1 : 2 * threads, job->InFeatures / 16));
             job->BlockK = RoundUp(DivideUp(job->InFeatures, tasks), 4);
             tasks = DivideUp(job->InFeatures, job->BlockK);
             int length = job->Rows * job->OutFeatures;
