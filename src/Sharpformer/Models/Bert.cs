@@ -267,24 +267,7 @@ public sealed class BertModel
     public static BertModel CreateRandom(BertConfig config, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var rng = new Rng(seed);
-        return new BertModel(config, (name, shape) =>
-        {
-            var tensor = Tensor.Zeros(shape);
-            if (name.EndsWith(".bias", StringComparison.Ordinal))
-            {
-                return tensor;
-            }
-            if (shape.Length == 1)
-            {
-                tensor.Span.Fill(1f);
-            }
-            else
-            {
-                rng.FillNormal(tensor.Span, 0.02f);
-            }
-            return tensor;
-        });
+        return new BertModel(config, RandomWeights.Create(seed));
     }
 }
 

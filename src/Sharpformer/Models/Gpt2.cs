@@ -183,24 +183,7 @@ public sealed class Gpt2Model : ILanguageModel
     public static Gpt2Model CreateRandom(Gpt2Config config, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var rng = new Rng(seed);
-        return new Gpt2Model(config, (name, shape) =>
-        {
-            var tensor = Tensor.Zeros(shape);
-            if (name.EndsWith(".bias", StringComparison.Ordinal))
-            {
-                return tensor;
-            }
-            if (shape.Length == 1)
-            {
-                tensor.Span.Fill(1f);
-            }
-            else
-            {
-                rng.FillNormal(tensor.Span, 0.02f);
-            }
-            return tensor;
-        });
+        return new Gpt2Model(config, RandomWeights.Create(seed));
     }
 
     public Gpt2Config Config { get; }
