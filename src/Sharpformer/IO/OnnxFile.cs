@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using Sharpformer.Tensors;
 
@@ -49,85 +50,113 @@ public sealed class OnnxFile
         var nodes = new List<OnnxNode>();
         try
         {
-            ReadOnlyMemory<byte>? graph = null;
-            foreach (var field in Fields(model))
+            bool sawGraph = false;
+            var reader = new ProtobufReader(model.Span);
+            while (reader.TryReadTag(out int field, out int wireType))
             {
-                if (field.Number == ModelGraph)
+                if (field == ModelGraph && wireType == 2)
                 {
-                    graph = field.Bytes;
+                    sawGraph = true;
+                    ReadGraph(reader.ReadBytes(), source, initializers, nodes);
+                }
+                else
+                {
+                    reader.Skip(wireType);
                 }
             }
-            if (graph is null)
+            if (!sawGraph)
             {
                 throw new CheckpointException($"{source}: not an ONNX model (no graph)");
             }
-            foreach (var field in Fields(graph.Value))
-            {
-                if (field.Number == GraphNode)
-                {
-                    nodes.Add(ReadNode(field.Bytes));
-                }
-                else if (field.Number == GraphInitializer && ReadTensor(field.Bytes, source) is { } tensor)
-                {
-                    initializers[tensor.Name] = tensor.Value;
-                }
-            }
         }
-        catch (FormatException exception)
+        catch (InvalidDataException exception)
         {
             throw new CheckpointException($"{source}: corrupt ONNX protobuf: {exception.Message}", exception);
         }
         return new OnnxFile(initializers, nodes);
     }
 
-    private static OnnxNode ReadNode(ReadOnlyMemory<byte> bytes)
+    private static void ReadGraph(ReadOnlySpan<byte> graph, string source, Dictionary<string, Tensor> initializers, List<OnnxNode> nodes)
+    {
+        var reader = new ProtobufReader(graph);
+        while (reader.TryReadTag(out int field, out int wireType))
+        {
+            if (field == GraphNode && wireType == 2)
+            {
+                nodes.Add(ReadNode(reader.ReadBytes()));
+            }
+            else if (field == GraphInitializer && wireType == 2)
+            {
+                if (ReadTensor(reader.ReadBytes(), source) is { } tensor)
+                {
+                    initializers[tensor.Name] = tensor.Value;
+                }
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+        }
+    }
+
+    private static OnnxNode ReadNode(ReadOnlySpan<byte> bytes)
     {
         var inputs = new List<string>();
         var outputs = new List<string>();
         string opType = "";
-        foreach (var field in Fields(bytes))
+        var reader = new ProtobufReader(bytes);
+        while (reader.TryReadTag(out int field, out int wireType))
         {
-            switch (field.Number)
+            switch (field, wireType)
             {
-                case NodeInput: inputs.Add(field.Text); break;
-                case NodeOutput: outputs.Add(field.Text); break;
-                case NodeOpType: opType = field.Text; break;
+                case (NodeInput, 2): inputs.Add(Encoding.UTF8.GetString(reader.ReadBytes())); break;
+                case (NodeOutput, 2): outputs.Add(Encoding.UTF8.GetString(reader.ReadBytes())); break;
+                case (NodeOpType, 2): opType = Encoding.UTF8.GetString(reader.ReadBytes()); break;
+                default: reader.Skip(wireType); break;
             }
         }
         return new OnnxNode(opType, [.. inputs], [.. outputs]);
     }
 
     // Non-float tensors (int64 shape constants and the like) are skipped: a checkpoint's weights are float32.
-    private static (string Name, Tensor Value)? ReadTensor(ReadOnlyMemory<byte> bytes, string source)
+    private static (string Name, Tensor Value)? ReadTensor(ReadOnlySpan<byte> bytes, string source)
     {
         var dims = new List<int>();
         int dataType = 0;
         string name = "";
-        ReadOnlyMemory<byte> raw = default;
+        ReadOnlySpan<byte> raw = default;
         var floats = new List<float>();
-        foreach (var field in Fields(bytes))
+        var reader = new ProtobufReader(bytes);
+        while (reader.TryReadTag(out int field, out int wireType))
         {
-            switch (field.Number)
+            switch (field, wireType)
             {
-                case TensorDims when field.WireType == 2:
+                case (TensorDims, 2):
                     // Packed repeated int64.
-                    for (int offset = 0; offset < field.Bytes.Length;)
+                    for (var packed = new ProtobufReader(reader.ReadBytes()); !packed.AtEnd;)
                     {
-                        dims.Add(checked((int)ReadVarint(field.Bytes.Span, ref offset)));
+                        dims.Add(checked((int)packed.ReadVarint()));
                     }
                     break;
-                case TensorDims: dims.Add(checked((int)field.Varint)); break;
-                case TensorDataType: dataType = (int)field.Varint; break;
-                case TensorName: name = field.Text; break;
-                case TensorRawData: raw = field.Bytes; break;
-                case TensorFloatData when field.WireType == 2:
-                    for (int offset = 0; offset + 4 <= field.Bytes.Length; offset += 4)
+                case (TensorDims, 0): dims.Add(checked((int)reader.ReadVarint())); break;
+                case (TensorDataType, 0): dataType = (int)reader.ReadVarint(); break;
+                case (TensorName, 2): name = Encoding.UTF8.GetString(reader.ReadBytes()); break;
+                case (TensorRawData, 2): raw = reader.ReadBytes(); break;
+                case (TensorFloatData, 2):
+                    var packedFloats = reader.ReadBytes();
+                    for (int offset = 0; offset + 4 <= packedFloats.Length; offset += 4)
                     {
-                        floats.Add(BinaryPrimitives.ReadSingleLittleEndian(field.Bytes.Span[offset..]));
+                        floats.Add(BinaryPrimitives.ReadSingleLittleEndian(packedFloats[offset..]));
                     }
                     break;
-                case TensorDataLocation when field.Varint == 1:
-                    throw new CheckpointException($"{source}: initializer '{name}' keeps its data in an external file, which is not supported");
+                case (TensorFloatData, 5): floats.Add(reader.ReadFloat()); break;
+                case (TensorDataLocation, 0):
+                    if (reader.ReadVarint() == 1)
+                    {
+                        throw new CheckpointException($"{source}: initializer '{name}' keeps its data in an external file, which is not supported");
+                    }
+                    break;
+                default: reader.Skip(wireType); break;
             }
         }
         if (dataType != OnnxFloat)
@@ -142,10 +171,7 @@ public sealed class OnnxFile
             {
                 throw new CheckpointException($"{source}: initializer '{name}' {Tensor.FormatShape(dims.ToArray())} holds {raw.Length} bytes, not {count * sizeof(float)}");
             }
-            for (int i = 0; i < data.Length; i++)
-            {
-                data[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.Span[(i * 4)..]);
-            }
+            MemoryMarshal.Cast<byte, float>(raw).CopyTo(data); // ONNX raw_data is little-endian, as this machine
         }
         else if (floats.Count == count)
         {
@@ -156,67 +182,5 @@ public sealed class OnnxFile
             throw new CheckpointException($"{source}: initializer '{name}' {Tensor.FormatShape(dims.ToArray())} holds {floats.Count} floats, not {count}");
         }
         return (name, new Tensor(data, [.. dims]));
-    }
-
-    private readonly record struct Field(int Number, int WireType, ulong Varint, ReadOnlyMemory<byte> Bytes)
-    {
-        public string Text => Encoding.UTF8.GetString(Bytes.Span);
-    }
-
-    /// <summary>The fields of one protobuf message, in order; groups (wire types 3, 4) are not used by ONNX.</summary>
-    private static IEnumerable<Field> Fields(ReadOnlyMemory<byte> message)
-    {
-        int offset = 0;
-        while (offset < message.Length)
-        {
-            ulong key = ReadVarint(message.Span, ref offset);
-            int number = (int)(key >> 3), wireType = (int)(key & 7);
-            switch (wireType)
-            {
-                case 0:
-                    yield return new Field(number, 0, ReadVarint(message.Span, ref offset), default);
-                    break;
-                case 1:
-                    offset += 8;
-                    break;
-                case 2:
-                    ulong length = ReadVarint(message.Span, ref offset);
-                    if (length > (ulong)(message.Length - offset))
-                    {
-                        throw new FormatException($"field {number} claims {length} bytes, {message.Length - offset} remain");
-                    }
-                    yield return new Field(number, 2, 0, message.Slice(offset, (int)length));
-                    offset += (int)length;
-                    break;
-                case 5:
-                    offset += 4;
-                    break;
-                default:
-                    throw new FormatException($"unsupported wire type {wireType} at byte {offset}");
-            }
-            if (offset > message.Length)
-            {
-                throw new FormatException("a field runs past the end of its message");
-            }
-        }
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> bytes, ref int offset)
-    {
-        ulong value = 0;
-        for (int shift = 0; shift < 64; shift += 7)
-        {
-            if (offset >= bytes.Length)
-            {
-                throw new FormatException("a varint runs past the end of its message");
-            }
-            byte b = bytes[offset++];
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return value;
-            }
-        }
-        throw new FormatException("a varint is longer than 10 bytes");
     }
 }
