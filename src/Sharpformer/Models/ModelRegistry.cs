@@ -10,6 +10,8 @@ public static class ModelRegistry
     static ModelRegistry()
     {
         Register("gpt2", Gpt2Model.Load);
+        Register("bart", BartModel.Load);
+        Register("t5", T5Model.Load);
     }
 
     public static IReadOnlyCollection<string> ModelTypes => Loaders.Keys;
