@@ -10,6 +10,11 @@ internal sealed record GenerateJson(
     [property: JsonPropertyName("ids")] int[] Ids,
     [property: JsonPropertyName("text")] string Text);
 
+internal sealed record Text2TextJson(
+    [property: JsonPropertyName("input_ids")] int[] InputIds,
+    [property: JsonPropertyName("ids")] int[] Ids,
+    [property: JsonPropertyName("text")] string? Text);
+
 internal sealed record TokenizeJson(
     [property: JsonPropertyName("ids")] int[] Ids,
     [property: JsonPropertyName("tokens")] string[] Tokens);
@@ -18,6 +23,7 @@ internal sealed record TokenizeJson(
 [JsonSourceGenerationOptions(WriteIndented = false)]
 [JsonSerializable(typeof(GenerateJson))]
 [JsonSerializable(typeof(TokenizeJson))]
+[JsonSerializable(typeof(Text2TextJson))]
 [JsonSerializable(typeof(string))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
