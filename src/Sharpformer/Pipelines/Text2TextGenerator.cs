@@ -84,13 +84,24 @@ public sealed class Text2TextGenerator : IDisposable
         options ??= new GenerationOptions();
         if (Tokenizer is not null)
         {
-            options = options with { Detokenizer = ids => Tokenizer.Decode(ids is int[] array ? array : [.. ids], skipSpecialTokens: true) };
+            options = options with { Detokenizer = ids => DecodeText(ids) };
         }
         var result = Generator.Generate(Model, inputIds, options, cancellationToken);
         var best = result.Sequences[0];
-        // As HF's pipeline: special tokens (forced BOS, EOS, padding) are left out of the text.
-        string? text = Tokenizer?.Decode(best.GeneratedIds, skipSpecialTokens: true);
+        string? text = Tokenizer is null ? null : DecodeText(best.GeneratedIds);
         return new Text2TextGeneration(inputIds, best.GeneratedIds, text, best.FinishReason, best.SequenceScore);
+    }
+
+    /// <summary>
+    /// As HF's pipeline (skip_special_tokens): the model's own special ids (forced BOS, EOS, padding, decoder start)
+    /// and the tokenizer's special tokens are left out of the text.
+    /// </summary>
+    private string DecodeText(IReadOnlyList<int> ids)
+    {
+        var special = Model.SpecialTokens;
+        int[] kept = [.. ids.Where(id => id != special.BosTokenId && id != special.PadTokenId && id != special.DecoderStartTokenId
+            && !special.EosTokenIds.Contains(id))];
+        return Tokenizer!.Decode(kept, skipSpecialTokens: true);
     }
 
     public void Dispose() => Model.Dispose();
