@@ -10,6 +10,11 @@ internal sealed record GenerateJson(
     [property: JsonPropertyName("ids")] int[] Ids,
     [property: JsonPropertyName("text")] string Text);
 
+internal sealed record Text2TextJson(
+    [property: JsonPropertyName("input_ids")] int[] InputIds,
+    [property: JsonPropertyName("ids")] int[] Ids,
+    [property: JsonPropertyName("text")] string? Text);
+
 internal sealed record TokenizeJson(
     [property: JsonPropertyName("ids")] int[] Ids,
     [property: JsonPropertyName("tokens")] string[] Tokens);
@@ -31,6 +36,7 @@ internal sealed record EmbedJson(
 [JsonSerializable(typeof(TokenizeJson))]
 [JsonSerializable(typeof(FillMaskJson[][]))]
 [JsonSerializable(typeof(EmbedJson[]))]
+[JsonSerializable(typeof(Text2TextJson))]
 [JsonSerializable(typeof(string))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 

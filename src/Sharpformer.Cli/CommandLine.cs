@@ -17,6 +17,7 @@ public static class CommandLine
     {
         var root = new RootCommand("Sharpformer: GPT-2 and friends in pure C#. Load Hugging Face checkpoints, generate, inspect.");
         root.Add(GenerateCommand.Create(output));
+        root.Add(Text2TextCommand.Create(output));
         root.Add(TokenizeCommand.Create(output));
         root.Add(ForwardCommand.Create(output));
         root.Add(InfoCommand.Create(output));

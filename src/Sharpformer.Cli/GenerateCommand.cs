@@ -53,7 +53,12 @@ internal static class GenerateCommand
                 StopStrings = parse.GetValue(stop) is { Length: > 0 } stops ? stops : null,
             };
             options.Validate();
-            using var generator = TextGenerator.Load(parse.GetValue(model)!);
+            string modelName = parse.GetValue(model)!;
+            if (Text2TextCommand.IsEncoderDecoder(modelName))
+            {
+                throw new ArgumentException($"{modelName} is an encoder-decoder model: use `sharpformer text2text`, not generate");
+            }
+            using var generator = TextGenerator.Load(modelName);
             int[] ids = idsText is not null ? CommandLine.ParseIdRows(idsText, "--prompt-ids").Single() : generator.EncodePrompt(promptText ?? "");
 
             if (parse.GetValue(json))

@@ -80,7 +80,15 @@ public sealed class MultiHeadAttention
     /// <paramref name="maskRowStride"/> apart (0 = packed), so a session can keep one mask of cache capacity.
     /// </summary>
     public void Forward(ReadOnlySpan<float> input, int batchSize, int tokenCount, KvCache cache, int layer,
-        ReadOnlyMemory<int> attentionMask, int maskRowStride, Span<float> output, Memory<float> workspace)
+        ReadOnlyMemory<int> attentionMask, int maskRowStride, Span<float> output, Memory<float> workspace) =>
+        Forward(input, batchSize, tokenCount, cache, layer, attentionMask, maskRowStride, ReadOnlyMemory<float>.Empty, output, workspace);
+
+    /// <summary>
+    /// As above, with <paramref name="positionBias"/> (empty = none) added to the scores: [heads, tokenCount, keyCount],
+    /// shared by every batch row (T5's relative position bias).
+    /// </summary>
+    public void Forward(ReadOnlySpan<float> input, int batchSize, int tokenCount, KvCache cache, int layer,
+        ReadOnlyMemory<int> attentionMask, int maskRowStride, ReadOnlyMemory<float> positionBias, Span<float> output, Memory<float> workspace)
     {
         int rows = batchSize * tokenCount;
         int inner = InnerWidth;
@@ -109,6 +117,44 @@ public sealed class MultiHeadAttention
         }
 
         var heads = workspace.Slice(3 * rows * inner, rows * inner);
+        Attend(queries, queryStride, batchSize, tokenCount, cache, layer, attentionMask, maskRowStride, positionBias, Kind, heads);
+        Output.Forward(heads.Span, rows, output);
+    }
+
+    /// <summary>
+    /// Cross-attention, first half: projects the encoder output [batch·sourceLength, hidden] into keys and values and
+    /// appends them to <paramref name="crossCache"/> layer <paramref name="layer"/>, once per generation.
+    /// <paramref name="workspace"/> holds 2·batch·sourceLength·InnerWidth floats.
+    /// </summary>
+    public void ProjectMemory(ReadOnlySpan<float> encoderOutput, int batchSize, int sourceLength, KvCache crossCache, int layer, Span<float> workspace)
+    {
+        int rows = batchSize * sourceLength;
+        var k = workspace[..(rows * InnerWidth)];
+        var v = workspace.Slice(rows * InnerWidth, rows * InnerWidth);
+        Key!.Forward(encoderOutput, rows, k);
+        Value!.Forward(encoderOutput, rows, v);
+        crossCache.Append(layer, k, v, sourceLength, InnerWidth);
+    }
+
+    /// <summary>
+    /// Cross-attention, second half: queries from <paramref name="input"/> attend (bidirectionally) over the cached
+    /// encoder keys and values; <paramref name="sourceMask"/> is [batch, sourceLength] (empty = no padding).
+    /// </summary>
+    public void ForwardCross(ReadOnlySpan<float> input, int batchSize, int tokenCount, KvCache crossCache, int layer,
+        ReadOnlyMemory<int> sourceMask, Span<float> output, Memory<float> workspace)
+    {
+        int rows = batchSize * tokenCount;
+        var queries = workspace[..(rows * InnerWidth)];
+        var heads = workspace.Slice(rows * InnerWidth, rows * InnerWidth);
+        Query!.Forward(input, rows, queries.Span);
+        Attend(queries, InnerWidth, batchSize, tokenCount, crossCache, layer, sourceMask, 0, ReadOnlyMemory<float>.Empty, AttentionKind.Bidirectional, heads);
+        Output.Forward(heads.Span, rows, output);
+    }
+
+    private void Attend(ReadOnlyMemory<float> queries, int queryStride, int batchSize, int tokenCount, KvCache cache, int layer,
+        ReadOnlyMemory<int> attentionMask, int maskRowStride, ReadOnlyMemory<float> positionBias, AttentionKind kind, Memory<float> heads)
+    {
+        int inner = InnerWidth;
         int keyCount = cache.LayerLength(layer);
         int queryOffset = keyCount - tokenCount;
         int maskStride = maskRowStride == 0 ? keyCount : maskRowStride;
@@ -116,16 +162,20 @@ public sealed class MultiHeadAttention
         {
             throw new ArgumentException($"attention mask holds {attentionMask.Length} values; [batch {batchSize}, keys {keyCount}] needs {batchSize * keyCount}");
         }
+        if (!positionBias.IsEmpty && positionBias.Length != HeadCount * tokenCount * keyCount)
+        {
+            throw new ArgumentException($"position bias holds {positionBias.Length} values; [heads {HeadCount}, {tokenCount}, {keyCount}] needs {HeadCount * tokenCount * keyCount}");
+        }
         int headCount = HeadCount, headDim = HeadDim, window = LocalWindow;
         float scale = Scale;
-        var kind = Kind;
         void AttendOne(int index)
         {
             int b = index / headCount, h = index % headCount;
             var scores = t_scores is { } buffer && buffer.Length >= keyCount ? buffer : (t_scores = new float[Math.Max(keyCount, 256)]);
             var mask = attentionMask.IsEmpty ? ReadOnlySpan<int>.Empty : attentionMask.Span.Slice(b * maskStride, keyCount);
+            var bias = positionBias.IsEmpty ? ReadOnlySpan<float>.Empty : positionBias.Span.Slice(h * tokenCount * keyCount, tokenCount * keyCount);
             Attention.Head(queries.Span.Slice(b * tokenCount * queryStride + h * headDim), queryStride,
-                cache.Keys(layer, b, h).Span, cache.Values(layer, b, h).Span, mask, ReadOnlySpan<float>.Empty,
+                cache.Keys(layer, b, h).Span, cache.Values(layer, b, h).Span, mask, bias,
                 tokenCount, keyCount, headDim, scale, kind, queryOffset, window,
                 heads.Span.Slice(b * tokenCount * inner + h * headDim), inner, scores);
         }
@@ -142,6 +192,5 @@ public sealed class MultiHeadAttention
                 AttendOne(index);
             }
         }
-        Output.Forward(heads.Span, rows, output);
     }
 }

@@ -11,6 +11,8 @@ public static class ModelRegistry
     {
         Register("gpt2", Gpt2Model.Load);
         Register("bert", BertForMaskedLM.Load);
+        Register("bart", BartModel.Load);
+        Register("t5", T5Model.Load);
     }
 
     public static IReadOnlyCollection<string> ModelTypes => Loaders.Keys;
