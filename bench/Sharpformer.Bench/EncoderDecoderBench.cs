@@ -1,22 +1,22 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
+using Sharpformer.Bench.Harness;
 using Sharpformer.Models;
 
 namespace Sharpformer.Bench;
 
 /// <summary>
 /// Encoder-decoder decode throughput for a t5-small-shaped model (random weights), as a ratio of the read bandwidth
-/// measured in the same run. Call <c>EncoderDecoderBench.Run(Console.Out)</c>.
+/// measured in the same run (bench command t5).
 /// </summary>
 public static class EncoderDecoderBench
 {
-    public static void Run(TextWriter output, int threads = 2)
+    public static void Run(BenchContext context)
     {
-        ArgumentNullException.ThrowIfNull(output);
-        double bandwidth = MeasureReadBandwidth(threads);
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"read bandwidth ({threads} threads, 1 GiB stream): {bandwidth:0.0} GB/s"));
+        ArgumentNullException.ThrowIfNull(context);
+        var output = Console.Out;
+        var rows = new List<(int SourceLength, int Steps, double Seconds)>();
 
         var config = T5Config.Small;
         var build = Stopwatch.StartNew();
@@ -43,6 +43,13 @@ public static class EncoderDecoderBench
                 }
                 best = Math.Min(best, timer.Elapsed.TotalSeconds);
             }
+            rows.Add((sourceLength, steps, best));
+        }
+        // The bandwidth is measured around the rows (best seen), since the machine is shared.
+        double bandwidth = context.RefreshCeilings().ReadGBps;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"read bandwidth: {bandwidth:0.0} GB/s"));
+        foreach (var (sourceLength, steps, best) in rows)
+        {
             double tokensPerSecond = steps / best;
             double bytesPerToken = DecodeBytesPerToken(config, sourceLength, steps / 2);
             double gigabytesPerSecond = tokensPerSecond * bytesPerToken / 1e9;
@@ -62,53 +69,5 @@ public static class EncoderDecoderBench
         long weights = config.DecoderLayerCount * perLayer + hidden + (long)config.VocabSize * hidden;
         long caches = 2L * config.DecoderLayerCount * inner * (sourceLength + averageSelfLength);
         return (weights + caches) * 4.0;
-    }
-
-    /// <summary>Sums a 1 GiB float array with the widest vectors on <paramref name="threads"/> threads; best of 5 passes.</summary>
-    public static double MeasureReadBandwidth(int threads)
-    {
-        const long bytes = 1L << 30;
-        var data = new float[bytes / sizeof(float)];
-        Array.Fill(data, 1f);
-        double best = double.MaxValue;
-        var sums = new float[threads];
-        for (int pass = 0; pass < 5; pass++)
-        {
-            var timer = Stopwatch.StartNew();
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, thread =>
-            {
-                int chunk = data.Length / threads;
-                sums[thread] = SumVectors(data.AsSpan(thread * chunk, chunk));
-            });
-            best = Math.Min(best, timer.Elapsed.TotalSeconds);
-        }
-        if (sums.Sum() != data.Length)
-        {
-            throw new InvalidOperationException("bandwidth probe summed wrong"); // keeps the reads from being optimised away
-        }
-        return bytes / best / 1e9;
-    }
-
-    private static float SumVectors(ReadOnlySpan<float> span)
-    {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> a = default, b = default;
-            int i = 0;
-            for (; i + 32 <= span.Length; i += 32)
-            {
-                a += Vector512.Create(span.Slice(i, 16));
-                b += Vector512.Create(span.Slice(i + 16, 16));
-            }
-            return Vector512.Sum(a + b) + TensorPrimitives.Sum(span[i..]);
-        }
-        Vector256<float> c = default, d = default;
-        int j = 0;
-        for (; j + 16 <= span.Length; j += 16)
-        {
-            c += Vector256.Create(span.Slice(j, 8));
-            d += Vector256.Create(span.Slice(j + 8, 8));
-        }
-        return Vector256.Sum(c + d) + TensorPrimitives.Sum(span[j..]);
     }
 }

@@ -318,24 +318,7 @@ public sealed class BartModel : EncoderDecoderModel
     public static BartModel CreateRandom(BartConfig config, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var rng = new Rng(seed);
-        return new BartModel(config, (name, shape) =>
-        {
-            var tensor = Tensor.Zeros(shape);
-            if (name.EndsWith(".bias", StringComparison.Ordinal) || name == "final_logits_bias")
-            {
-                return tensor;
-            }
-            if (shape.Length == 1)
-            {
-                tensor.Span.Fill(1f);
-            }
-            else
-            {
-                rng.FillNormal(tensor.Span, 0.02f);
-            }
-            return tensor;
-        });
+        return new BartModel(config, RandomWeights.Create(seed));
     }
 
     public override void Dispose() => _checkpoint?.Dispose();

@@ -2,16 +2,17 @@ using Sharpformer.Tensors;
 
 namespace Sharpformer.Models;
 
-/// <summary>Weights for a model built without a checkpoint (benchmarks, property tests): N(0, 0.02) matrices, unit norms, zero biases.</summary>
+/// <summary>Weights for a model built without a checkpoint (benchmarks, property tests): N(0, scale) matrices, unit norms, zero biases.</summary>
 public static class RandomWeights
 {
-    public static Func<string, int[], Tensor> Create(ulong seed)
+    public static Func<string, int[], Tensor> Create(ulong seed, float scale = 0.02f)
     {
         var rng = new Rng(seed);
         return (name, shape) =>
         {
             var tensor = Tensor.Zeros(shape);
-            if (name.EndsWith(".bias", StringComparison.Ordinal))
+            // "*.bias" and BART's final_logits_bias start at zero.
+            if (name.EndsWith("bias", StringComparison.Ordinal))
             {
                 return tensor;
             }
@@ -21,7 +22,7 @@ public static class RandomWeights
             }
             else
             {
-                rng.FillNormal(tensor.Span, 0.02f);
+                rng.FillNormal(tensor.Span, scale);
             }
             return tensor;
         };

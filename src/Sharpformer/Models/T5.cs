@@ -186,20 +186,7 @@ public sealed class T5Model : EncoderDecoderModel
     public static T5Model CreateRandom(T5Config config, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var rng = new Rng(seed);
-        return new T5Model(config, (name, shape) =>
-        {
-            var tensor = Tensor.Zeros(shape);
-            if (shape.Length == 1)
-            {
-                tensor.Span.Fill(1f);
-            }
-            else
-            {
-                rng.FillNormal(tensor.Span, 0.05f);
-            }
-            return tensor;
-        });
+        return new T5Model(config, RandomWeights.Create(seed, 0.05f));
     }
 
     public T5Config Config { get; }
