@@ -35,6 +35,41 @@ public sealed class Text2TextCliTests
     }
 
     [Fact]
+    public void T5TextInputGoesThroughTheUnigramTokenizer()
+    {
+        // The t5 fixture's weights with the fixture spiece.model: text in, text out, consistent with ids in, ids out.
+        string folder = Directory.CreateTempSubdirectory("sharpformer-t5-text-").FullName;
+        try
+        {
+            foreach (string file in new[] { "config.json", "generation_config.json", "model.safetensors" })
+            {
+                File.Copy(Fixture.File("t5", file), Path.Combine(folder, file));
+            }
+            File.Copy(Fixture.File("tokenizers", "t5", "spiece.model"), Path.Combine(folder, "spiece.model"));
+            var tokenizer = Sharpformer.Tokenizers.Tokenizer.FromFolder(folder);
+            const string input = "summarize: the licence grants you the right to copy";
+
+            var (code, output, error) = CliTests.Run("text2text", input, "--model", folder, "-n", "8", "--json");
+            Assert.True(code == 0, error);
+            using var json = JsonDocument.Parse(output);
+            int[] inputIds = [.. json.RootElement.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32())];
+            Assert.Equal(tokenizer.Encode(input), inputIds); // T5 appends </s>
+            Assert.Equal(1, inputIds[^1]);
+            int[] ids = [.. json.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32())];
+            Assert.Equal(tokenizer.Decode(ids, skipSpecialTokens: true), json.RootElement.GetProperty("text").GetString());
+
+            var (idsCode, idsOutput, _) = CliTests.Run("text2text", "--input-ids", string.Join(',', inputIds), "--model", folder, "-n", "8", "--json");
+            Assert.Equal(0, idsCode);
+            using var idsJson = JsonDocument.Parse(idsOutput);
+            Assert.Equal(ids, idsJson.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TextWithoutATokenizerIsRefusedWithOneLine()
     {
         var (code, _, error) = CliTests.Run("text2text", "summarize: hello", "--model", Fixture.File("t5"));
