@@ -24,6 +24,7 @@ public static class CommandLine
         root.Add(FillMaskCommand.Create(output));
         root.Add(EmbedCommand.Create(output, error));
         root.Add(ConvertCommand.Create(output));
+        root.Add(ServeCommand.Create(output));
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction parseError)
         {

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using Sharpformer.Pipelines;
+using Sharpformer.Server;
+
+namespace Sharpformer.Cli;
+
+/// <summary>`sharpformer serve`: the OpenAI-compatible HTTP server over one text model (and optionally a BERT embedder).</summary>
+internal static class ServeCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var defaults = new ServerOptions();
+        var model = CommandLine.ModelOption("text generation model folder or Hugging Face model id (default: the bundled model)");
+        var embeddingModel = new Option<string?>("--embedding-model") { Description = "BERT model folder or cached id for /v1/embeddings" };
+        var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => defaults.Host };
+        var port = new Option<int>("--port") { Description = "port to listen on", DefaultValueFactory = _ => defaults.Port };
+        var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 endpoints" };
+        var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests generating at once", DefaultValueFactory = _ => defaults.MaxConcurrency };
+        var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting for a slot before 429", DefaultValueFactory = _ => defaults.MaxQueue };
+        var command = new Command("serve", "Serve /v1/completions, /v1/embeddings, /v1/models and /health over HTTP (OpenAI's API shapes)")
+        {
+            model, embeddingModel, host, port, apiKey, maxConcurrency, maxQueue,
+        };
+        command.SetAction(parse =>
+        {
+            string modelPath = parse.GetValue(model)!;
+            using var generator = TextGenerator.Load(modelPath);
+            string? embeddingPath = parse.GetValue(embeddingModel);
+            using var embedder = embeddingPath is null ? null : SentenceEmbedder.Load(embeddingPath);
+            var models = new ServedModels(generator, ServedModels.NameOf(modelPath), embedder, embeddingPath is null ? null : ServedModels.NameOf(embeddingPath));
+            var options = new ServerOptions
+            {
+                Host = parse.GetValue(host)!,
+                Port = parse.GetValue(port),
+                ApiKey = parse.GetValue(apiKey),
+                MaxConcurrency = parse.GetValue(maxConcurrency),
+                MaxQueue = parse.GetValue(maxQueue),
+            };
+            if (options.Port is < 0 or > 65535 || options.MaxConcurrency < 1 || options.MaxQueue < 0)
+            {
+                throw new ArgumentException("--port must be 0-65535, --max-concurrency >= 1 and --max-queue >= 0");
+            }
+            using var app = SharpformerServer.Build(models, options);
+            app.StartAsync().GetAwaiter().GetResult();
+            output.WriteLine($"sharpformer serve: {models.GeneratorName} on {string.Join(" ", app.Urls)} (Ctrl+C to stop)");
+            app.WaitForShutdownAsync().GetAwaiter().GetResult();
+            return 0;
+        });
+        return command;
+    }
+}
