@@ -11,8 +11,11 @@ namespace Sharpformer.Server;
 /// <summary>The OpenAI-compatible HTTP server: /health, /v1/models, /v1/completions, /v1/embeddings.</summary>
 public static class SharpformerServer
 {
-    /// <summary>Builds the app (not started): call Run, or StartAsync and read the bound address from Urls.</summary>
-    public static WebApplication Build(ServedModels models, ServerOptions options)
+    /// <summary>
+    /// Builds the app (not started): call Run, or StartAsync and read the bound address from Urls. A
+    /// <paramref name="gate"/> given by the caller (tests) replaces the one built from the options' limits.
+    /// </summary>
+    public static WebApplication Build(ServedModels models, ServerOptions options, RequestGate? gate = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(options);
@@ -35,7 +38,7 @@ public static class SharpformerServer
             }
         });
         var app = builder.Build();
-        var gate = new RequestGate(options.MaxConcurrency, options.MaxQueue);
+        gate ??= new RequestGate(options.MaxConcurrency, options.MaxQueue);
         var completions = new CompletionEndpoint(models, options, gate);
         var embeddings = new EmbeddingEndpoint(models, options, gate);
         app.Use((context, next) => GuardAsync(context, next, options));
