@@ -20,7 +20,7 @@ internal sealed class CompletionEndpoint(ServedModels models, ServerOptions opti
         }
         if (request.Model is { } model && model != models.GeneratorName)
         {
-            throw RequestException.Invalid("model", $"the model '{model}' is not served here (try '{models.GeneratorName}')", "model_not_found");
+            throw RequestException.Invalid("model", $"the model {model} is not served here (try {models.GeneratorName})", "model_not_found");
         }
         int[][] promptIds = [.. request.Prompts.Select(Encode)];
         int contextLength = models.Generator.Model.MaxPositions;
@@ -28,12 +28,12 @@ internal sealed class CompletionEndpoint(ServedModels models, ServerOptions opti
         {
             if (ids.Length >= contextLength)
             {
-                throw RequestException.Invalid("prompt", $"the prompt has {ids.Length} tokens; the model's context is {contextLength}", "contextLengthlength_exceeded");
+                throw RequestException.Invalid("prompt", $"the prompt has {ids.Length} tokens; the model context is {contextLength}", "context_length_exceeded");
             }
             if (ids.Length + request.MaxTokens > contextLength)
             {
-                throw RequestException.Invalid("max_tokens", $"the prompt ({ids.Length} tokens) plus max_tokens ({request.MaxTokens}) exceeds the model's context of {contextLength}",
-                    "contextLengthlength_exceeded");
+                throw RequestException.Invalid("max_tokens", $"the prompt ({ids.Length} tokens) plus max_tokens ({request.MaxTokens}) exceeds the model context of {contextLength}",
+                    "context_length_exceeded");
             }
         }
         var lease = await gate.EnterAsync(aborted).ConfigureAwait(false);

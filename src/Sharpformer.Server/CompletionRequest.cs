@@ -12,26 +12,26 @@ internal sealed record CompletionRequest(string? Model, string[] Prompts, int Ma
     public static CompletionRequest Parse(JsonElement body, ServerOptions limits)
     {
         string? model = JsonFields.String(body, "model");
-        string[] prompts = JsonFields.Strings(body, "prompt") ?? throw RequestException.Invalid("prompt", "'prompt' is required");
-        Check(prompts.Length is > 0, "prompt", "'prompt' must not be an empty array");
+        string[] prompts = JsonFields.Strings(body, "prompt") ?? throw RequestException.Invalid("prompt", "prompt is required");
+        Check(prompts.Length is > 0, "prompt", "prompt must not be an empty array");
         Check(prompts.Length <= limits.MaxPrompts, "prompt", $"at most {limits.MaxPrompts} prompts per request (got {prompts.Length})");
         int maxTokens = JsonFields.Integer(body, "max_tokens") ?? 16;
-        Check(maxTokens > 0, "max_tokens", $"'max_tokens' must be > 0 (got {maxTokens})");
+        Check(maxTokens > 0, "max_tokens", $"max_tokens must be > 0 (got {maxTokens})");
         float temperature = JsonFields.Number(body, "temperature") ?? 1f;
-        Check(temperature >= 0, "temperature", $"'temperature' must be >= 0 (got {temperature})");
+        Check(temperature >= 0, "temperature", $"temperature must be >= 0 (got {temperature})");
         float topP = JsonFields.Number(body, "top_p") ?? 1f;
-        Check(topP is > 0 and <= 1, "top_p", $"'top_p' must be in (0, 1] (got {topP})");
+        Check(topP is > 0 and <= 1, "top_p", $"top_p must be in (0, 1] (got {topP})");
         int n = JsonFields.Integer(body, "n") ?? 1;
-        Check(n >= 1 && n <= limits.MaxChoices, "n", $"'n' must be between 1 and {limits.MaxChoices} (got {n})");
+        Check(n >= 1 && n <= limits.MaxChoices, "n", $"n must be between 1 and {limits.MaxChoices} (got {n})");
         string[] stop = JsonFields.Strings(body, "stop") ?? [];
         Check(stop.Length <= MaxStopStrings, "stop", $"at most {MaxStopStrings} stop strings (got {stop.Length})");
         Check(stop.All(text => text.Length > 0), "stop", "stop strings must not be empty");
         long? seed = JsonFields.Long(body, "seed");
         bool stream = JsonFields.Boolean(body, "stream") ?? false;
         // Accepted for client compatibility only in their "off" form; the features are not implemented.
-        Check(JsonFields.Boolean(body, "echo") != true, "echo", "'echo' is not supported");
-        Check(JsonFields.Integer(body, "logprobs") is null or 0, "logprobs", "'logprobs' is not supported");
-        Check(JsonFields.Integer(body, "best_of") is null or 1, "best_of", "'best_of' is not supported");
+        Check(JsonFields.Boolean(body, "echo") != true, "echo", "echo is not supported");
+        Check(JsonFields.Integer(body, "logprobs") is null or 0, "logprobs", "logprobs is not supported");
+        Check(JsonFields.Integer(body, "best_of") is null or 1, "best_of", "best_of is not supported");
         return new CompletionRequest(model, prompts, maxTokens, temperature, topP, n, stop, seed, stream);
     }
 

@@ -15,24 +15,24 @@ internal sealed class EmbeddingEndpoint(ServedModels models, ServerOptions optio
         using (var document = await JsonFields.ReadObjectAsync(context.Request, aborted).ConfigureAwait(false))
         {
             model = JsonFields.String(document.RootElement, "model");
-            inputs = JsonFields.Strings(document.RootElement, "input") ?? throw RequestException.Invalid("input", "'input' is required");
+            inputs = JsonFields.Strings(document.RootElement, "input") ?? throw RequestException.Invalid("input", "input is required");
             string? format = JsonFields.String(document.RootElement, "encoding_format");
             if (format is not null and not "float")
             {
-                throw RequestException.Invalid("encoding_format", "only 'float' is supported");
+                throw RequestException.Invalid("encoding_format", "only float is supported");
             }
         }
         if (model is not null && model != models.EmbedderName)
         {
-            throw RequestException.Invalid("model", $"the model '{model}' is not served here (try '{models.EmbedderName}')", "model_not_found");
+            throw RequestException.Invalid("model", $"the model {model} is not served here (try {models.EmbedderName})", "model_not_found");
         }
         if (inputs.Length == 0 || inputs.Length > options.MaxPrompts)
         {
-            throw RequestException.Invalid("input", $"'input' must hold 1 to {options.MaxPrompts} texts (got {inputs.Length})");
+            throw RequestException.Invalid("input", $"input must hold 1 to {options.MaxPrompts} texts (got {inputs.Length})");
         }
         if (inputs.Any(string.IsNullOrEmpty))
         {
-            throw RequestException.Invalid("input", "'input' texts must not be empty");
+            throw RequestException.Invalid("input", "input texts must not be empty");
         }
         using var lease = await gate.EnterAsync(aborted).ConfigureAwait(false);
         if (lease is null)

@@ -32,28 +32,28 @@ internal static class JsonFields
     {
         null => null,
         { ValueKind: JsonValueKind.String } value => value.GetString(),
-        _ => throw RequestException.Invalid(name, $"'{name}' must be a string"),
+        _ => throw RequestException.Invalid(name, $"{name} must be a string"),
     };
 
     public static int? Integer(JsonElement body, string name) => Find(body, name) switch
     {
         null => null,
         { ValueKind: JsonValueKind.Number } value when value.TryGetInt32(out int number) => number,
-        _ => throw RequestException.Invalid(name, $"'{name}' must be an integer"),
+        _ => throw RequestException.Invalid(name, $"{name} must be an integer"),
     };
 
     public static long? Long(JsonElement body, string name) => Find(body, name) switch
     {
         null => null,
         { ValueKind: JsonValueKind.Number } value when value.TryGetInt64(out long number) => number,
-        _ => throw RequestException.Invalid(name, $"'{name}' must be an integer"),
+        _ => throw RequestException.Invalid(name, $"{name} must be an integer"),
     };
 
     public static float? Number(JsonElement body, string name) => Find(body, name) switch
     {
         null => null,
         { ValueKind: JsonValueKind.Number } value when value.TryGetDouble(out double number) && double.IsFinite(number) => (float)number,
-        _ => throw RequestException.Invalid(name, $"'{name}' must be a number"),
+        _ => throw RequestException.Invalid(name, $"{name} must be a number"),
     };
 
     public static bool? Boolean(JsonElement body, string name) => Find(body, name) switch
@@ -61,7 +61,7 @@ internal static class JsonFields
         null => null,
         { ValueKind: JsonValueKind.True } => true,
         { ValueKind: JsonValueKind.False } => false,
-        _ => throw RequestException.Invalid(name, $"'{name}' must be a boolean"),
+        _ => throw RequestException.Invalid(name, $"{name} must be a boolean"),
     };
 
     /// <summary>A string or an array of strings (prompt, stop, input); null when absent.</summary>
@@ -76,7 +76,7 @@ internal static class JsonFields
             case { ValueKind: JsonValueKind.Array } array when array.EnumerateArray().All(item => item.ValueKind == JsonValueKind.String):
                 return [.. array.EnumerateArray().Select(item => item.GetString()!)];
             default:
-                throw RequestException.Invalid(name, $"'{name}' must be a string or an array of strings");
+                throw RequestException.Invalid(name, $"{name} must be a string or an array of strings");
         }
     }
 }

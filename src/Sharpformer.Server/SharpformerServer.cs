@@ -68,7 +68,7 @@ public static class SharpformerServer
         {
             if (options.ApiKey is { } key && context.Request.Path.StartsWithSegments("/v1") && !HasKey(context.Request, key))
             {
-                throw new RequestException(401, "a valid API key is required: 'Authorization: Bearer KEY'", null, "invalid_api_key");
+                throw new RequestException(401, "a valid API key is required: an Authorization: Bearer KEY header", null, "invalid_api_key");
             }
             await next(context).ConfigureAwait(false);
         }

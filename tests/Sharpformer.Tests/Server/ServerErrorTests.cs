@@ -51,6 +51,7 @@ public sealed class ServerErrorTests(ServerFixture fixture) : IClassFixture<Serv
         string prompt = string.Join(" ", Enumerable.Repeat("hello world", 200));
         using var response = await fixture.Host.PostAsync("/v1/completions", ServerHost.Json(new { prompt, max_tokens = 1 }));
         await AssertErrorAsync(response, 400, "prompt");
+        Assert.Contains("context_length_exceeded", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
