@@ -9,6 +9,12 @@ internal sealed record CompletionRequest(string? Model, string[] Prompts, int Ma
 {
     private const int MaxStopStrings = 4;
 
+    /// <summary>OpenAI's upper bound on temperature.</summary>
+    private const float MaxTemperature = 2f;
+
+    /// <summary>Below this, dividing the logits overflows float; sampling that cold is the argmax anyway.</summary>
+    private const float GreedyBelow = 1e-4f;
+
     public static CompletionRequest Parse(JsonElement body, ServerOptions limits)
     {
         string? model = JsonFields.String(body, "model");
@@ -18,7 +24,7 @@ internal sealed record CompletionRequest(string? Model, string[] Prompts, int Ma
         int maxTokens = JsonFields.Integer(body, "max_tokens") ?? 16;
         Check(maxTokens > 0, "max_tokens", $"max_tokens must be > 0 (got {maxTokens})");
         float temperature = JsonFields.Number(body, "temperature") ?? 1f;
-        Check(temperature >= 0, "temperature", $"temperature must be >= 0 (got {temperature})");
+        Check(temperature is >= 0 and <= MaxTemperature, "temperature", $"temperature must be between 0 and {MaxTemperature} (got {temperature})");
         float topP = JsonFields.Number(body, "top_p") ?? 1f;
         Check(topP is > 0 and <= 1, "top_p", $"top_p must be in (0, 1] (got {topP})");
         int n = JsonFields.Integer(body, "n") ?? 1;
@@ -39,7 +45,7 @@ internal sealed record CompletionRequest(string? Model, string[] Prompts, int Ma
     public GenerationOptions OptionsFor(int choice) => new()
     {
         MaxNewTokens = MaxTokens,
-        Temperature = Temperature,
+        Temperature = Temperature < GreedyBelow ? 0f : Temperature,
         TopK = 0, // OpenAI has no top-k; HF's default of 50 would silently narrow sampling
         TopP = TopP,
         Seed = Seed is { } seed ? unchecked((ulong)seed + (ulong)choice) : null,

@@ -52,7 +52,8 @@ internal static class JsonFields
     public static float? Number(JsonElement body, string name) => Find(body, name) switch
     {
         null => null,
-        { ValueKind: JsonValueKind.Number } value when value.TryGetDouble(out double number) && double.IsFinite(number) => (float)number,
+        // Checked after the cast: 1e39 is a finite double but an infinite float.
+        { ValueKind: JsonValueKind.Number } value when value.TryGetDouble(out double number) && float.IsFinite((float)number) => (float)number,
         _ => throw RequestException.Invalid(name, $"{name} must be a number"),
     };
 

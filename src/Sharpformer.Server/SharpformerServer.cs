@@ -47,6 +47,8 @@ public static class SharpformerServer
         // Typed as Func so minimal APIs write the returned IResult (a RequestDelegate would drop it).
         app.MapPost("/v1/completions", (Func<HttpContext, Task<IResult>>)completions.HandleAsync);
         app.MapPost("/v1/embeddings", (Func<HttpContext, Task<IResult>>)embeddings.HandleAsync);
+        app.MapFallback((Func<HttpContext, Task<IResult>>)(context => throw new RequestException(404,
+            $"no endpoint {context.Request.Method} {context.Request.Path}", null, "unknown_url")));
         return app;
     }
 

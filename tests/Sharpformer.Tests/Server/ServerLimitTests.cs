@@ -69,14 +69,15 @@ public sealed class ServerLimitTests
         await using var host = await ServerHost.StartAsync(gate: gate);
         using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions"))
         {
-            request.Content = new StringContent("""{"prompt":["hi","hi","hi","hi"],"n":8,"max_tokens":100,"temperature":0,"stream":true}""",
-                Encoding.UTF8, "application/json");
+            // About 30,000 tokens, many seconds of decoding: a slot freed sooner means the hang-up stopped it.
+            string body = ServerHost.Json(new { prompt = Enumerable.Repeat("hi", 32).ToArray(), n = 8, max_tokens = 120, temperature = 0, stream = true });
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
             using var response = await host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             await using var stream = await response.Content.ReadAsStreamAsync();
             await using var events = SseParser.Create(stream).EnumerateAsync().GetAsyncEnumerator();
             Assert.True(await events.MoveNextAsync()); // generation is under way; now hang up
         }
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
         while (gate.Admitted != 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20);
