@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -8,11 +9,12 @@ using Sharpformer.Generation;
 namespace Sharpformer.Server;
 
 /// <summary>POST /v1/completions: one generation per prompt × n, run one after another inside the request's slot.</summary>
-internal sealed class CompletionEndpoint(ServedModels models, ServerOptions options, RequestGate gate)
+internal sealed class CompletionEndpoint(ServedModels models, ServerOptions options, RequestGate gate, ServerMetrics metrics)
 {
     public async Task<IResult> HandleAsync(HttpContext context)
     {
         var aborted = context.RequestAborted;
+        long arrival = Stopwatch.GetTimestamp();
         CompletionRequest request;
         using (var document = await JsonFields.ReadObjectAsync(context.Request, aborted).ConfigureAwait(false))
         {
@@ -48,7 +50,7 @@ internal sealed class CompletionEndpoint(ServedModels models, ServerOptions opti
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (request.Stream)
         {
-            return TypedResults.ServerSentEvents(StreamAsync(request, promptIds, id, created, lease, aborted));
+            return TypedResults.ServerSentEvents(StreamAsync(request, promptIds, id, created, arrival, lease, aborted));
         }
         using (lease)
         {
@@ -60,7 +62,7 @@ internal sealed class CompletionEndpoint(ServedModels models, ServerOptions opti
                 {
                     var text = new StringBuilder();
                     FinishReason? finish = null;
-                    await foreach (var token in models.Generator.StreamTokensAsync(promptIds[prompt], request.OptionsFor(choice), aborted).ConfigureAwait(false))
+                    await foreach (var token in GenerateAsync(promptIds[prompt], request.OptionsFor(choice), arrival, choices.Count == 0, aborted).ConfigureAwait(false))
                     {
                         completionTokens++;
                         text.Append(token.TextDelta);
@@ -78,7 +80,7 @@ internal sealed class CompletionEndpoint(ServedModels models, ServerOptions opti
 
     /// <summary>OpenAI's chunks: one per text piece (the last carries finish_reason), then [DONE].</summary>
     private async IAsyncEnumerable<SseItem<string>> StreamAsync(CompletionRequest request, int[][] promptIds, string id, long created,
-        IDisposable lease, [EnumeratorCancellation] CancellationToken cancellationToken)
+        long arrival, IDisposable lease, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using (lease)
         {
@@ -87,7 +89,7 @@ internal sealed class CompletionEndpoint(ServedModels models, ServerOptions opti
             {
                 for (int choice = 0; choice < request.N; choice++, index++)
                 {
-                    await foreach (var token in models.Generator.StreamTokensAsync(promptIds[prompt], request.OptionsFor(choice), cancellationToken).ConfigureAwait(false))
+                    await foreach (var token in GenerateAsync(promptIds[prompt], request.OptionsFor(choice), arrival, index == 0, cancellationToken).ConfigureAwait(false))
                     {
                         if (string.IsNullOrEmpty(token.TextDelta) && token.FinishReason is null)
                         {
@@ -101,6 +103,29 @@ internal sealed class CompletionEndpoint(ServedModels models, ServerOptions opti
             }
         }
         yield return new SseItem<string>("[DONE]");
+    }
+
+    /// <summary>One choice's tokens, counted for /metrics (time to first token for the request's first choice).</summary>
+    private async IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] promptIds, GenerationOptions generation, long arrival, bool firstOfRequest,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        int tokens = 0;
+        try
+        {
+            await foreach (var token in models.Generator.StreamTokensAsync(promptIds, generation, cancellationToken).ConfigureAwait(false))
+            {
+                if (tokens++ == 0 && firstOfRequest)
+                {
+                    metrics.CountFirstToken(Stopwatch.GetElapsedTime(arrival));
+                }
+                yield return token;
+            }
+        }
+        finally
+        {
+            metrics.CountGeneration(tokens, Stopwatch.GetElapsedTime(started));
+        }
     }
 
     private int[] Encode(string prompt)

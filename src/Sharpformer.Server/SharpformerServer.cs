@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Sharpformer.Server;
 
-/// <summary>The OpenAI-compatible HTTP server: /health, /v1/models, /v1/completions, /v1/embeddings.</summary>
+/// <summary>The OpenAI-compatible HTTP server: /health, /metrics, /v1/models, /v1/completions, /v1/embeddings.</summary>
 public static class SharpformerServer
 {
     /// <summary>
@@ -39,10 +39,22 @@ public static class SharpformerServer
         });
         var app = builder.Build();
         gate ??= new RequestGate(options.MaxConcurrency, options.MaxQueue);
-        var completions = new CompletionEndpoint(models, options, gate);
+        var metrics = new ServerMetrics();
+        var completions = new CompletionEndpoint(models, options, gate, metrics);
         var embeddings = new EmbeddingEndpoint(models, options, gate);
-        app.Use((context, next) => GuardAsync(context, next, options));
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await GuardAsync(context, next, options).ConfigureAwait(false);
+            }
+            finally
+            {
+                metrics.CountRequest(context.Request.Path, context.Response.StatusCode);
+            }
+        });
         app.MapGet("/health", () => TypedResults.Json(new HealthResponse("ok", models.GeneratorName, models.EmbedderName), ServerJson.Default.HealthResponse));
+        app.MapGet("/metrics", () => TypedResults.Text(metrics.Render(gate), "text/plain; version=0.0.4"));
         app.MapGet("/v1/models", () => TypedResults.Json(ListModels(models), ServerJson.Default.ModelList));
         // Typed as Func so minimal APIs write the returned IResult (a RequestDelegate would drop it).
         app.MapPost("/v1/completions", (Func<HttpContext, Task<IResult>>)completions.HandleAsync);

@@ -105,4 +105,21 @@ public sealed class CompletionServerTests(ServerFixture fixture) : IClassFixture
             Assert.Equal(alone[index], text);
         }
     }
+
+    [Fact]
+    public async Task MetricsCountRequestsTokensAndFirstTokens()
+    {
+        await Host.PostOkAsync("/v1/completions", """{"prompt":"hello","max_tokens":4,"temperature":0}""");
+        using var response = await Host.Client.GetAsync("/metrics");
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n').Where(line => line.Length > 0 && line[0] != '#')
+            .ToDictionary(line => line[..line.LastIndexOf(' ')], line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(lines["sharpformer_requests_total{endpoint=\"/v1/completions\",status=\"200\"}"] >= 1);
+        Assert.True(lines["sharpformer_tokens_generated_total"] >= 4);
+        Assert.True(lines["sharpformer_time_to_first_token_seconds_count"] >= 1);
+        Assert.True(lines["sharpformer_time_to_first_token_seconds_sum"] > 0);
+        Assert.True(lines["sharpformer_tokens_per_second"] > 0);
+        Assert.Equal(0, lines["sharpformer_queue_length"]);
+        Assert.Equal(0, lines["sharpformer_requests_running"]);
+    }
 }
