@@ -23,6 +23,11 @@ public sealed record EmbeddingUsage(int PromptTokens, int TotalTokens);
 
 public sealed record EmbeddingResponse(string Object, EmbeddingItem[] Data, string Model, EmbeddingUsage Usage);
 
+/// <summary>encoding_format "base64": each vector as its float32 little-endian bytes (OpenAI's Python and .NET clients ask for this).</summary>
+public sealed record Base64EmbeddingItem(string Object, int Index, string Embedding);
+
+public sealed record Base64EmbeddingResponse(string Object, Base64EmbeddingItem[] Data, string Model, EmbeddingUsage Usage);
+
 public sealed record ErrorDetail(string Message, string Type, string? Param, string? Code);
 
 public sealed record ErrorResponse(ErrorDetail Error);
@@ -35,6 +40,7 @@ public sealed record HealthResponse(string Status, string Model, string? Embeddi
 [JsonSerializable(typeof(CompletionChunk))]
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(EmbeddingResponse))]
+[JsonSerializable(typeof(Base64EmbeddingResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 internal sealed partial class ServerJson : JsonSerializerContext;

@@ -12,14 +12,15 @@ internal sealed class EmbeddingEndpoint(ServedModels models, ServerOptions optio
         var embedder = models.Embedder ?? throw new RequestException(404, "no embedding model is served (start with --embedding-model)", "model", "model_not_found");
         string? model;
         string[] inputs;
+        string format;
         using (var document = await JsonFields.ReadObjectAsync(context.Request, aborted).ConfigureAwait(false))
         {
             model = JsonFields.String(document.RootElement, "model");
             inputs = JsonFields.Strings(document.RootElement, "input") ?? throw RequestException.Invalid("input", "input is required");
-            string? format = JsonFields.String(document.RootElement, "encoding_format");
-            if (format is not null and not "float")
+            format = JsonFields.String(document.RootElement, "encoding_format") ?? "float";
+            if (format is not "float" and not "base64")
             {
-                throw RequestException.Invalid("encoding_format", "only float is supported");
+                throw RequestException.Invalid("encoding_format", "encoding_format must be float or base64");
             }
         }
         if (model is not null && model != models.EmbedderName)
@@ -47,8 +48,23 @@ internal sealed class EmbeddingEndpoint(ServedModels models, ServerOptions optio
             embeddings = embedder.Embed(inputs, Pooling.Mean, normalize: true);
         }
         int tokens = embeddings.Sum(embedding => embedding.TokenCount);
+        var usage = new EmbeddingUsage(tokens, tokens);
+        if (format == "base64")
+        {
+            var encoded = embeddings.Select((embedding, index) => new Base64EmbeddingItem("embedding", index, ToBase64(embedding.Vector))).ToArray();
+            return TypedResults.Json(new Base64EmbeddingResponse("list", encoded, models.EmbedderName!, usage), ServerJson.Default.Base64EmbeddingResponse);
+        }
         var data = embeddings.Select((embedding, index) => new EmbeddingItem("embedding", index, embedding.Vector)).ToArray();
-        return TypedResults.Json(new EmbeddingResponse("list", data, models.EmbedderName!, new EmbeddingUsage(tokens, tokens)),
-            ServerJson.Default.EmbeddingResponse);
+        return TypedResults.Json(new EmbeddingResponse("list", data, models.EmbedderName!, usage), ServerJson.Default.EmbeddingResponse);
+    }
+
+    private static string ToBase64(float[] vector)
+    {
+        var bytes = new byte[vector.Length * sizeof(float)];
+        for (int i = 0; i < vector.Length; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), vector[i]);
+        }
+        return Convert.ToBase64String(bytes);
     }
 }

@@ -33,4 +33,14 @@ public sealed class EmbeddingServerTests(ServerFixture fixture) : IClassFixture<
         var body = await fixture.Host.PostOkAsync("/v1/embeddings", """{"input":"w528 w407"}""");
         Assert.Equal(64, Assert.Single(body.GetProperty("data").EnumerateArray()).GetProperty("embedding").GetArrayLength());
     }
+
+    [Fact]
+    public async Task Base64EmbeddingsAreTheFloatBytes()
+    {
+        var floats = await fixture.Host.PostOkAsync("/v1/embeddings", """{"input":"w528 w407"}""");
+        var encoded = await fixture.Host.PostOkAsync("/v1/embeddings", """{"input":"w528 w407","encoding_format":"base64"}""");
+        byte[] bytes = Convert.FromBase64String(encoded.GetProperty("data")[0].GetProperty("embedding").GetString()!);
+        float[] decoded = [.. Enumerable.Range(0, bytes.Length / 4).Select(i => BitConverter.ToSingle(bytes, i * 4))];
+        Assert.Equal(floats.GetProperty("data")[0].GetProperty("embedding").EnumerateArray().Select(v => v.GetSingle()), decoded);
+    }
 }

@@ -39,7 +39,7 @@ public sealed class ServerErrorTests(ServerFixture fixture) : IClassFixture<Serv
         { "/v1/embeddings", """{"input":5}""", 400, "input" },
         { "/v1/embeddings", """{"input":[]}""", 400, "input" },
         { "/v1/embeddings", """{"input":"w5","model":"tiny-gpt2"}""", 400, "model" },
-        { "/v1/embeddings", """{"input":"w5","encoding_format":"base64"}""", 400, "encoding_format" },
+        { "/v1/embeddings", """{"input":"w5","encoding_format":"int8"}""", 400, "encoding_format" },
     };
 
     [Theory]
