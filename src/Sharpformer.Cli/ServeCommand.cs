@@ -18,7 +18,7 @@ internal static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 endpoints" };
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests generating at once", DefaultValueFactory = _ => defaults.MaxConcurrency };
         var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting for a slot before 429", DefaultValueFactory = _ => defaults.MaxQueue };
-        var command = new Command("serve", "Serve /v1/completions, /v1/embeddings, /v1/models and /health over HTTP (OpenAI's API shapes)")
+        var command = new Command("serve", "Serve /v1/completions, /v1/embeddings, /v1/models, /health and /metrics over HTTP (OpenAI's API shapes)")
         {
             model, embeddingModel, host, port, apiKey, maxConcurrency, maxQueue,
         };

@@ -59,6 +59,10 @@ public static class SharpformerServer
         // Typed as Func so minimal APIs write the returned IResult (a RequestDelegate would drop it).
         app.MapPost("/v1/completions", (Func<HttpContext, Task<IResult>>)completions.HandleAsync);
         app.MapPost("/v1/embeddings", (Func<HttpContext, Task<IResult>>)embeddings.HandleAsync);
+        // No chat templates yet: a clear answer beats the generic 404 an OpenAI chat client would otherwise get.
+        app.MapPost("/v1/chat/completions", (Func<IResult>)(() => throw RequestException.Invalid("model",
+            $"chat completions need a chat template, which this server does not apply yet: use /v1/completions with {models.GeneratorName}",
+            "chat_template_unsupported")));
         app.MapFallback((Func<HttpContext, Task<IResult>>)(context => throw new RequestException(404,
             $"no endpoint {context.Request.Method} {context.Request.Path}", null, "unknown_url")));
         return app;

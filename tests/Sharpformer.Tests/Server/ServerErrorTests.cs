@@ -36,6 +36,7 @@ public sealed class ServerErrorTests(ServerFixture fixture) : IClassFixture<Serv
         { "/v1/completions", """{"prompt":{"text":"a"}}""", 400, "prompt" },
         { "/v1/completions", """{"prompt":"a","top_p":null,"n":null,"model":null}""", 200, null },
         { "/v1/nothing-here", """{}""", 404, null },
+        { "/v1/chat/completions", """{"model":"tiny-gpt2","messages":[{"role":"user","content":"hi"}]}""", 400, "model" },
         { "/v1/embeddings", """{"input":5}""", 400, "input" },
         { "/v1/embeddings", """{"input":[]}""", 400, "input" },
         { "/v1/embeddings", """{"input":"w5","model":"tiny-gpt2"}""", 400, "model" },
