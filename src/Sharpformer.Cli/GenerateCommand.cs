@@ -13,22 +13,13 @@ internal static class GenerateCommand
         var prompt = new Argument<string?>("PROMPT") { Description = "text to continue (empty: start from the BOS token)", Arity = ArgumentArity.ZeroOrOne };
         var model = CommandLine.ModelOption();
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt as token ids, e.g. 1,2,3 (instead of PROMPT)" };
-        var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "most tokens to generate", DefaultValueFactory = _ => 32 };
-        var temperature = new Option<float?>("--temperature", "-t") { Description = "sampling temperature; 0 means greedy (default: greedy)" };
-        var topK = new Option<int>("--top-k") { Description = "sample from the k most likely tokens (0 = off)", DefaultValueFactory = _ => 50 };
-        var topP = new Option<float>("--top-p") { Description = "nucleus sampling: smallest set of tokens with this probability mass", DefaultValueFactory = _ => 1f };
-        var minP = new Option<float>("--min-p") { Description = "drop tokens below min-p × the top token's probability (0 = off)" };
-        var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "penalize tokens already present (1 = off)", DefaultValueFactory = _ => 1f };
-        var noRepeat = new Option<int>("--no-repeat-ngram-size") { Description = "forbid repeating any n-gram of this size (0 = off)" };
-        var numBeams = new Option<int>("--num-beams") { Description = "beam search width (1 = no beam search)", DefaultValueFactory = _ => 1 };
-        var seed = new Option<ulong?>("--seed") { Description = "seed for sampling, for reproducible output" };
-        var lengthPenalty = new Option<float>("--length-penalty") { Description = "beam score = log-prob sum / length^penalty", DefaultValueFactory = _ => 1f };
-        var stop = new Option<string[]>("--stop") { Description = "stop when the text contains this string (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var flags = new GenerationFlags();
         var json = CommandLine.JsonOption();
         var command = new Command("generate", "Continue a prompt with a decoder-only model (GPT-2), streaming the text")
         {
-            prompt, model, promptIds, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, noRepeat, numBeams, seed, lengthPenalty, stop, json,
+            prompt, model, promptIds, json,
         };
+        flags.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string? promptText = parse.GetValue(prompt);
@@ -37,21 +28,7 @@ internal static class GenerateCommand
             {
                 throw new ArgumentException("give either PROMPT or --prompt-ids, not both");
             }
-            float? temperatureValue = parse.GetValue(temperature);
-            var options = new GenerationOptions
-            {
-                MaxNewTokens = parse.GetValue(maxNewTokens),
-                Temperature = temperatureValue,
-                TopK = parse.GetValue(topK),
-                TopP = parse.GetValue(topP),
-                MinP = parse.GetValue(minP),
-                RepetitionPenalty = parse.GetValue(repetitionPenalty),
-                NoRepeatNgramSize = parse.GetValue(noRepeat),
-                NumBeams = parse.GetValue(numBeams),
-                Seed = parse.GetValue(seed),
-                LengthPenalty = parse.GetValue(lengthPenalty),
-                StopStrings = parse.GetValue(stop) is { Length: > 0 } stops ? stops : null,
-            };
+            var options = flags.Read(parse);
             options.Validate();
             string modelName = parse.GetValue(model)!;
             if (Text2TextCommand.IsEncoderDecoder(modelName))

@@ -14,22 +14,13 @@ internal static class Text2TextCommand
         var input = new Argument<string?>("INPUT") { Description = "text for the encoder, e.g. \"summarize: ...\"", Arity = ArgumentArity.ZeroOrOne };
         var model = CommandLine.ModelOption("encoder-decoder model folder or Hugging Face model id (BART, T5)");
         var inputIds = new Option<string?>("--input-ids") { Description = "encoder input as token ids, e.g. 1,2,3 (instead of INPUT; needs no tokenizer)" };
-        var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "most tokens to generate", DefaultValueFactory = _ => 32 };
-        var temperature = new Option<float?>("--temperature", "-t") { Description = "sampling temperature; 0 means greedy (default: greedy)" };
-        var topK = new Option<int>("--top-k") { Description = "sample from the k most likely tokens (0 = off)", DefaultValueFactory = _ => 50 };
-        var topP = new Option<float>("--top-p") { Description = "nucleus sampling: smallest set of tokens with this probability mass", DefaultValueFactory = _ => 1f };
-        var minP = new Option<float>("--min-p") { Description = "drop tokens below min-p × the top token's probability (0 = off)" };
-        var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "penalize tokens already present (1 = off)", DefaultValueFactory = _ => 1f };
-        var noRepeat = new Option<int>("--no-repeat-ngram-size") { Description = "forbid repeating any n-gram of this size (0 = off)" };
-        var numBeams = new Option<int>("--num-beams") { Description = "beam search width (1 = no beam search)", DefaultValueFactory = _ => 1 };
-        var seed = new Option<ulong?>("--seed") { Description = "seed for sampling, for reproducible output" };
-        var lengthPenalty = new Option<float>("--length-penalty") { Description = "beam score = log-prob sum / length^penalty", DefaultValueFactory = _ => 1f };
-        var stop = new Option<string[]>("--stop") { Description = "stop when the text contains this string (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var flags = new GenerationFlags();
         var json = CommandLine.JsonOption();
         var command = new Command("text2text", "Generate an output text from an input text with an encoder-decoder model (BART, T5)")
         {
-            input, model, inputIds, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, noRepeat, numBeams, seed, lengthPenalty, stop, json,
+            input, model, inputIds, json,
         };
+        flags.AddTo(command);
         command.SetAction(parse =>
         {
             string? text = parse.GetValue(input);
@@ -38,20 +29,7 @@ internal static class Text2TextCommand
             {
                 throw new ArgumentException("give either INPUT or --input-ids (exactly one)");
             }
-            var options = new GenerationOptions
-            {
-                MaxNewTokens = parse.GetValue(maxNewTokens),
-                Temperature = parse.GetValue(temperature),
-                TopK = parse.GetValue(topK),
-                TopP = parse.GetValue(topP),
-                MinP = parse.GetValue(minP),
-                RepetitionPenalty = parse.GetValue(repetitionPenalty),
-                NoRepeatNgramSize = parse.GetValue(noRepeat),
-                NumBeams = parse.GetValue(numBeams),
-                Seed = parse.GetValue(seed),
-                LengthPenalty = parse.GetValue(lengthPenalty),
-                StopStrings = parse.GetValue(stop) is { Length: > 0 } stops ? stops : null,
-            };
+            var options = flags.Read(parse);
             string modelName = parse.GetValue(model)!;
             if (!IsEncoderDecoder(modelName))
             {
