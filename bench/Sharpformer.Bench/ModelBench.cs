@@ -27,22 +27,7 @@ internal static class ModelBench
         foreach (int promptLength in new[] { 16, 128 })
         {
             const int steps = 64;
-            double best = double.MaxValue;
-            for (int repeat = 0; repeat < 3; repeat++)
-            {
-                var prompt = Enumerable.Range(0, promptLength).Select(i => (i * 7919) % config.VocabSize).ToArray();
-                using var session = model.StartSession(PromptBatch.Single(prompt), steps);
-                var logits = new float[config.VocabSize];
-                session.Prefill(logits);
-                var next = new int[1];
-                var timer = Stopwatch.StartNew();
-                for (int step = 0; step < steps; step++)
-                {
-                    next[0] = TensorPrimitives.IndexOfMax(logits);
-                    session.Step(next, logits);
-                }
-                best = Math.Min(best, timer.Elapsed.TotalSeconds);
-            }
+            double best = DecodeTimer.BestSeconds(model, promptLength, steps);
             rows.Add(($"decode  (context {promptLength,4}+{steps})", steps / best, true));
         }
 
