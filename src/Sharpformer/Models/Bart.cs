@@ -239,14 +239,7 @@ public sealed class BartModel : EncoderDecoderModel
         return x;
     }
 
-    protected override void FillCrossCache(ReadOnlySpan<float> encoderOutput, int batchSize, int sourceLength, EncoderDecoderCache cache)
-    {
-        var workspace = new float[2 * batchSize * sourceLength * Config.HiddenSize];
-        for (int layer = 0; layer < _decoder.Blocks.Length; layer++)
-        {
-            _decoder.Blocks[layer].CrossAttention!.ProjectMemory(encoderOutput, batchSize, sourceLength, cache.Cross, layer, workspace);
-        }
-    }
+    protected override IReadOnlyList<MultiHeadAttention> CrossAttentions => [.. _decoder.Blocks.Select(block => block.CrossAttention!)];
 
     protected override void DecodeCore(ReadOnlySpan<int> decoderIds, int batchSize, int tokenCount, EncoderDecoderCache cache, int[]? sourceMask,
         List<Tensor>? hiddenStates, bool lastPositionOnly, Span<float> logits)

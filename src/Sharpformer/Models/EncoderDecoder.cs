@@ -75,8 +75,20 @@ public abstract class EncoderDecoderModel : ILanguageModel
     /// </summary>
     public abstract float[] Encode(ReadOnlySpan<int> inputIds, int[]? attentionMask, int batchSize, int sourceLength, List<Tensor>? hiddenStates = null);
 
-    /// <summary>Projects the encoder output into every decoder layer's cross-attention keys and values.</summary>
-    protected abstract void FillCrossCache(ReadOnlySpan<float> encoderOutput, int batchSize, int sourceLength, EncoderDecoderCache cache);
+    /// <summary>Each decoder layer's cross-attention, in layer order.</summary>
+    protected abstract IReadOnlyList<Layers.MultiHeadAttention> CrossAttentions { get; }
+
+    /// <summary>Projects the encoder output into every decoder layer's cross keys and values, once per generation.</summary>
+    protected void FillCrossCache(ReadOnlySpan<float> encoderOutput, int batchSize, int sourceLength, EncoderDecoderCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        var crossAttentions = CrossAttentions;
+        var workspace = new float[2 * batchSize * sourceLength * crossAttentions[0].InnerWidth];
+        for (int layer = 0; layer < crossAttentions.Count; layer++)
+        {
+            crossAttentions[layer].ProjectMemory(encoderOutput, batchSize, sourceLength, cache.Cross, layer, workspace);
+        }
+    }
 
     /// <summary>Decoder: new ids [batch, tokenCount] after the cached ones → logits [batch, tokenCount or 1, vocab].</summary>
     protected abstract void DecodeCore(ReadOnlySpan<int> decoderIds, int batchSize, int tokenCount, EncoderDecoderCache cache, int[]? sourceMask,
