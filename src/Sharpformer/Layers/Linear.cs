@@ -4,7 +4,7 @@ using Sharpformer.Tensors;
 namespace Sharpformer.Layers;
 
 /// <summary>y = x·W + b over rows, with W stored either way round (see <see cref="WeightLayout"/>).</summary>
-public sealed class Linear
+public sealed partial class Linear
 {
     public Linear(Tensor weight, Tensor? bias, WeightLayout layout)
     {
@@ -22,6 +22,7 @@ public sealed class Linear
         {
             throw new ArgumentException($"bias {bias} does not match {OutFeatures} output features");
         }
+        Collected?.Add(this);
     }
 
     public Tensor Weight { get; }
@@ -35,7 +36,14 @@ public sealed class Linear
     public int OutFeatures { get; }
 
     /// <summary>input [rows, InFeatures] → output [rows, OutFeatures].</summary>
-    public void Forward(ReadOnlySpan<float> input, int rows, Span<float> output) =>
+    public void Forward(ReadOnlySpan<float> input, int rows, Span<float> output)
+    {
+        if (WeightType != WeightType.Float32)
+        {
+            ForwardLowPrecision(input, rows, output);
+            return;
+        }
         MatMul.Forward(input[..(rows * InFeatures)], Weight.Span, Bias is null ? default : Bias.Span, rows, InFeatures, OutFeatures, Layout,
             output[..(rows * OutFeatures)]);
+    }
 }

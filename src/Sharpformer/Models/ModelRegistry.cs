@@ -1,4 +1,6 @@
 using Sharpformer.IO;
+using Sharpformer.Kernels;
+using Sharpformer.Layers;
 
 namespace Sharpformer.Models;
 
@@ -19,13 +21,16 @@ public static class ModelRegistry
 
     public static void Register(string modelType, Func<Checkpoint, ILanguageModel> loader) => Loaders[modelType] = loader;
 
-    /// <summary>Loads a folder or cached model id into the family its config names.</summary>
-    public static ILanguageModel Load(string folderOrModelId)
+    /// <summary>
+    /// Loads a folder or cached model id into the family its config names; <paramref name="weightType"/> chooses how
+    /// every linear layer stores its weight for inference (see <see cref="WeightType"/>).
+    /// </summary>
+    public static ILanguageModel Load(string folderOrModelId, WeightType weightType = WeightType.Float32)
     {
         var checkpoint = Checkpoint.Open(folderOrModelId);
         try
         {
-            return Load(checkpoint);
+            return Load(checkpoint, weightType);
         }
         catch
         {
@@ -35,7 +40,7 @@ public static class ModelRegistry
     }
 
     /// <summary>Loads an open checkpoint; the model takes ownership (F32 weights stay memory-mapped views).</summary>
-    public static ILanguageModel Load(Checkpoint checkpoint)
+    public static ILanguageModel Load(Checkpoint checkpoint, WeightType weightType = WeightType.Float32)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         string modelType = checkpoint.Config.ModelType;
@@ -44,6 +49,23 @@ public static class ModelRegistry
             throw new CheckpointException(
                 $"{checkpoint.Config.Source}: unknown model_type '{modelType}' (supported: {string.Join(", ", Loaders.Keys.Order())})");
         }
-        return loader(checkpoint);
+        return Build(() => loader(checkpoint), weightType);
+    }
+
+    /// <summary>Runs a model constructor and converts every linear layer it made to <paramref name="weightType"/>.</summary>
+    public static T Build<T>(Func<T> construct, WeightType weightType)
+    {
+        ArgumentNullException.ThrowIfNull(construct);
+        if (weightType == WeightType.Float32)
+        {
+            return construct();
+        }
+        T model = Linear.CollectCreated(construct, out var linears);
+        // A tied head and its embedding are two Linears over one tensor at most; each converts its own copy.
+        foreach (var linear in linears)
+        {
+            linear.ConvertWeights(weightType);
+        }
+        return model;
     }
 }

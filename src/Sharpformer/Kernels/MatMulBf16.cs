@@ -1,0 +1,53 @@
+using Sharpformer.IO;
+
+namespace Sharpformer.Kernels;
+
+/// <summary>
+/// Linear layers with bf16 weights and float32 inputs, outputs and accumulation: half the bytes of f32 per decode
+/// step. The weight is packed [outFeatures, inFeatures] whatever its checkpoint layout. See
+/// <see cref="LowPrecisionKernel{TFormat}"/>; the scalar twin is <see cref="Reference.MatMulLowPrecisionReference"/>.
+/// </summary>
+public static class MatMulBf16
+{
+    /// <summary>Rounds <paramref name="weight"/> (stored as <paramref name="layout"/>) to bf16, nearest even, as [out, in].</summary>
+    public static void Pack(ReadOnlySpan<float> weight, int inFeatures, int outFeatures, WeightLayout layout, Span<ushort> packed)
+    {
+        LowPrecisionShapes.CheckWeight(weight, inFeatures, outFeatures, layout, packed.Length);
+        var row = new float[inFeatures];
+        for (int n = 0; n < outFeatures; n++)
+        {
+            LowPrecisionShapes.OutputRow(weight, inFeatures, outFeatures, layout, n, row);
+            Span<ushort> destination = packed.Slice(n * inFeatures, inFeatures);
+            for (int k = 0; k < inFeatures; k++)
+            {
+                destination[k] = Float16.SingleToBFloat16(row[k]);
+            }
+        }
+    }
+
+    /// <summary>output[m, n] = sum_k input[m, k] · weight[n, k] + bias[n]; an empty bias means none.</summary>
+    public static unsafe void Forward(ReadOnlySpan<float> input, ReadOnlySpan<ushort> weight, ReadOnlySpan<float> bias,
+        int rows, int inFeatures, int outFeatures, Span<float> output)
+    {
+        LowPrecisionShapes.Check(input.Length, weight.Length, 0, bias.Length, output.Length, rows, inFeatures, outFeatures, scaled: false);
+        if (rows == 0 || outFeatures == 0)
+        {
+            return;
+        }
+        fixed (float* inputPointer = input, biasPointer = bias, outputPointer = output)
+        fixed (ushort* weightPointer = weight)
+        {
+            var job = new LowPrecisionJob
+            {
+                Input = inputPointer,
+                Weight = (byte*)weightPointer,
+                Bias = bias.IsEmpty ? null : biasPointer,
+                Output = outputPointer,
+                Rows = rows,
+                InFeatures = inFeatures,
+                OutFeatures = outFeatures,
+            };
+            LowPrecisionKernel<BFloat16Format>.Run(&job);
+        }
+    }
+}
