@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Sharpformer.Bench.Harness;
 using Sharpformer.Kernels;
 
@@ -48,6 +49,15 @@ public static class MatMulBench
         new("mlp.c_fc 256-bit", 128, 768, 3072, WeightLayout.InputMajor, SimdPath.Vector256),
     ];
 
+    // MatMulBf16 / MatMulInt8 at decode shapes (weights packed [out, in]), against the read ceiling.
+    private static readonly (string Name, int Rows, int InFeatures, int OutFeatures)[] LowPrecisionShapes =
+    [
+        ("mlp.c_fc", 1, 768, 3072),
+        ("mlp.c_proj", 1, 3072, 768),
+        ("lm_head", 1, 768, 50257),
+        ("mlp.c_fc ×4 rows", 4, 768, 3072),
+    ];
+
     public static void Run(BenchContext context)
     {
         var before = context.Ceilings;
@@ -61,6 +71,18 @@ public static class MatMulBench
             {
                 // Each row is compared with ceilings measured right after it: other processes come and go.
                 results.Add((shape, path, Time(shape, path, pool), Ceilings.Measure(quick: true)));
+            }
+        }
+        var lowPrecision = new List<(string Name, WeightType Type, int Rows, int InFeatures, int OutFeatures, Timing Timing, Ceilings Now)>();
+        foreach (var (name, rows, inFeatures, outFeatures) in LowPrecisionShapes)
+        {
+            foreach (var type in new[] { WeightType.BFloat16, WeightType.Int8 })
+            {
+                if (context.Selects($"{type.Name()} {name} {rows}×{inFeatures}→{outFeatures}"))
+                {
+                    lowPrecision.Add((name, type, rows, inFeatures, outFeatures, TimeLowPrecision(type, rows, inFeatures, outFeatures, pool),
+                        Ceilings.Measure(quick: true)));
+                }
             }
         }
         pool = null;
@@ -85,6 +107,19 @@ public static class MatMulBench
             $"Run ceilings: read {ceilings.ReadGBps:F1} GB/s, FMA {ceilings.FmaGflops:F0} GFLOP/s (best of before, " +
             $"{before.ReadGBps:F1} and {before.FmaGflops:F0}, and after).");
         table.Print();
+        if (lowPrecision.Count > 0)
+        {
+            Console.WriteLine();
+            var low = new Table("bf16 / int8 weights", "dtype", "rows×in→out", "µs best", "µs median", "GB/s", "ceiling now", "of it");
+            foreach (var (name, type, rows, inFeatures, outFeatures, timing, now) in lowPrecision)
+            {
+                double bytes = (double)inFeatures * outFeatures * (type == WeightType.Int8 ? 1 : 2);
+                double gbps = bytes / timing.Best / 1e9;
+                low.Add(name, type.Name(), $"{rows}×{inFeatures}→{outFeatures}", timing.Best * 1e6, timing.Median * 1e6, gbps,
+                    $"{now.ReadGBps:F1} GB/s", $"{gbps / now.ReadGBps:P0}");
+            }
+            low.Print();
+        }
         Console.WriteLine();
         PrintDispatchOverhead();
     }
@@ -104,6 +139,34 @@ public static class MatMulBench
         {
             var weight = new ReadOnlySpan<float>(pool, next * weightLength, weightLength);
             MatMul.Forward(input, weight, bias, shape.Rows, shape.InFeatures, shape.OutFeatures, shape.Layout, output, path);
+            next = next + 1 == copies ? 0 : next + 1;
+        });
+    }
+
+    private static Timing TimeLowPrecision(WeightType type, int rows, int inFeatures, int outFeatures, float[] pool)
+    {
+        int weightLength = inFeatures * outFeatures;
+        var bytes = MemoryMarshal.AsBytes(pool.AsSpan());
+        int copies = Math.Max(1, bytes.Length / (weightLength * (type == WeightType.Int8 ? 1 : 2)));
+        var input = new float[rows * inFeatures];
+        var scales = new float[outFeatures];
+        var bias = new float[outFeatures];
+        var output = new float[rows * outFeatures];
+        input.AsSpan().Fill(0.5f);
+        scales.AsSpan().Fill(0.01f);
+        int next = 0;
+        return Measure.Time(() =>
+        {
+            if (type == WeightType.Int8)
+            {
+                var weight = MemoryMarshal.Cast<float, sbyte>(pool.AsSpan()).Slice(next * weightLength, weightLength);
+                MatMulInt8.Forward(input, weight, scales, bias, rows, inFeatures, outFeatures, output);
+            }
+            else
+            {
+                var weight = MemoryMarshal.Cast<float, ushort>(pool.AsSpan()).Slice(next * weightLength, weightLength);
+                MatMulBf16.Forward(input, weight, bias, rows, inFeatures, outFeatures, output);
+            }
             next = next + 1 == copies ? 0 : next + 1;
         });
     }

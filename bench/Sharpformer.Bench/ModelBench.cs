@@ -1,72 +1,114 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Numerics.Tensors;
 using Sharpformer.Bench.Harness;
+using Sharpformer.Kernels;
 using Sharpformer.Models;
 
 namespace Sharpformer.Bench;
 
-/// <summary>GPT-2 124M-shaped (random weights) decode and prefill throughput, as ratios of the machine's ceilings.</summary>
+/// <summary>
+/// GPT-2 124M-shaped (random weights) decode and prefill throughput, as ratios of the machine's ceilings: f32 decode at
+/// batch 1 and 8 with the cache and once without it, prefill 128 and 512, then bf16 and int8 weights.
+/// </summary>
 internal static class ModelBench
 {
+    private const int Steps = 64;
+
+    private enum Bound
+    {
+        Bandwidth,
+        Fma,
+    }
+
+    private sealed record Row(string Name, double TokensPerSecond, Bound Bound, double BytesPerToken, double FlopsPerToken);
+
     public static void Run(BenchContext context)
     {
         var output = Console.Out;
         const string size = "gpt2";
         var config = Gpt2Config.Named[size];
-        var build = Stopwatch.StartNew();
-        using var model = Gpt2Model.CreateRandom(config, seed: 1);
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model: {size}-shaped, random weights, {config.ParameterCount / 1e6:0.0} M parameters, float32 (built in {build.Elapsed.TotalSeconds:0.0} s)"));
-        double weightBytes = config.ParameterCount * 4.0;
-        // Embedding rows are gathered, not streamed: a decode step reads the blocks, the final norm and the tied head (= wte) once.
-        double bytesPerToken = weightBytes - (double)config.MaxPositions * config.HiddenSize * 4;
-
-        var rows = new List<(string Name, double TokensPerSecond, bool Decode)>();
-        // Decode: a short prompt, then one token at a time through the cache (greedy).
-        foreach (int promptLength in new[] { 16, 128 })
+        // Embedding rows are gathered, not streamed: a decode step reads the blocks, the final norm and the head once.
+        double streamedParameters = config.ParameterCount - (double)config.MaxPositions * config.HiddenSize;
+        // Matmul work per prefill token: 2 FLOP per block weight; the head runs for the last position only.
+        double flopsPerToken = 2.0 * (config.ParameterCount - (double)(config.VocabSize + config.MaxPositions) * config.HiddenSize);
+        var rows = new List<Row>();
+        foreach (var weightType in new[] { WeightType.Float32, WeightType.BFloat16, WeightType.Int8 })
         {
-            const int steps = 64;
-            double best = DecodeTimer.BestSeconds(model, promptLength, steps);
-            rows.Add(($"decode  (context {promptLength,4}+{steps})", steps / best, true));
-        }
-
-        // Prefill: one forward over a whole prompt.
-        foreach (int promptLength in new[] { 128, 512 })
-        {
-            double best = double.MaxValue;
-            for (int repeat = 0; repeat < 3; repeat++)
+            string dtype = weightType.Name();
+            var build = Stopwatch.StartNew();
+            using var model = ModelRegistry.Build(() => Gpt2Model.CreateRandom(config, seed: 1), weightType);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"model: {size}-shaped, random weights, {config.ParameterCount / 1e6:0.0} M parameters, {dtype} (built in {build.Elapsed.TotalSeconds:0.0} s)"));
+            // Linear weights (everything streamed but the norms and biases) take 4, 2 or 1 bytes (+ int8 scales).
+            double bytesPerToken = streamedParameters * BytesPerWeight(weightType);
+            bool f32 = weightType == WeightType.Float32;
+            int[] contexts = f32 ? [16, 128] : [16];
+            foreach (int promptLength in contexts)
             {
-                var prompt = Enumerable.Range(0, promptLength).Select(i => (i * 104729) % config.VocabSize).ToArray();
-                using var session = model.StartSession(PromptBatch.Single(prompt), 1);
-                var logits = new float[config.VocabSize];
-                var timer = Stopwatch.StartNew();
-                session.Prefill(logits);
-                best = Math.Min(best, timer.Elapsed.TotalSeconds);
+                string name = $"{dtype} decode b1 ctx {promptLength}+{Steps}";
+                if (context.Selects(name))
+                {
+                    rows.Add(new Row(name, Steps / DecodeTimer.BestSeconds(model, promptLength, Steps), Bound.Bandwidth, bytesPerToken, 0));
+                }
             }
-            rows.Add(($"prefill ({promptLength,4} tokens)   ", promptLength / best, false));
+            string batchName = $"{dtype} decode b8 ctx 16+{Steps}";
+            if (context.Selects(batchName))
+            {
+                // Eight rows share each pass over the weights: bytes per token are an eighth.
+                double seconds = DecodeTimer.BestSeconds(model, 16, Steps, batchSize: 8);
+                rows.Add(new Row(batchName, 8 * Steps / seconds, Bound.Bandwidth, bytesPerToken / 8, 0));
+            }
+            string recomputeName = $"{dtype} decode b1 ctx 16+{Steps}, no cache";
+            if (f32 && context.Selects(recomputeName))
+            {
+                // Step t runs 16 + t tokens; against the FMA peak, counting the work it really does.
+                double seconds = DecodeTimer.BestSecondsWithoutCache(model, 16, Steps);
+                double tokensRun = Steps * 16.0 + Steps * (Steps - 1) / 2.0;
+                rows.Add(new Row(recomputeName, Steps / seconds, Bound.Fma, 0, flopsPerToken * tokensRun / Steps));
+            }
+            foreach (int promptLength in f32 ? new[] { 128, 512 } : [128])
+            {
+                string name = $"{dtype} prefill {promptLength}";
+                if (!context.Selects(name))
+                {
+                    continue;
+                }
+                var prompt = DecodeTimer.Prompt(model, promptLength);
+                var logits = new float[config.VocabSize];
+                var timing = Measure.Time(() =>
+                {
+                    using var session = model.StartSession(PromptBatch.Single(prompt), 1);
+                    session.Prefill(logits);
+                }, samples: 5, sampleSeconds: 0.05, warmupSeconds: 0.3);
+                rows.Add(new Row(name, promptLength / timing.Best, Bound.Fma, 0, flopsPerToken));
+            }
         }
 
         // Ceilings measured around the rows (best seen), since the machine is shared.
         var ceilings = context.RefreshCeilings();
-        // Matmul work per prefill token: 2 FLOP per block weight; the head runs for the last position only.
-        double flopsPerToken = 2.0 * (config.ParameterCount - (double)(config.VocabSize + config.MaxPositions) * config.HiddenSize);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ceilings: read {ceilings.ReadGBps:0.0} GB/s (fp32 decode limit {ceilings.ReadGBps / (bytesPerToken / 1e9):0.0} tok/s), fp32 FMA peak {ceilings.FmaGflops:0} GFLOP/s"));
-        foreach (var (name, tokensPerSecond, decode) in rows)
+            $"ceilings: read {ceilings.ReadGBps:0.0} GB/s (decode limit: f32 {ceilings.ReadGBps * 1e9 / (streamedParameters * 4):0} tok/s, bf16 {ceilings.ReadGBps * 1e9 / (streamedParameters * 2):0}, int8 {ceilings.ReadGBps * 1e9 / streamedParameters:0}), fp32 FMA peak {ceilings.FmaGflops:0} GFLOP/s"));
+        var table = new Table("row", "tok/s", "achieved", "ceiling", "ratio");
+        foreach (var row in rows)
         {
-            if (decode)
+            if (row.Bound == Bound.Bandwidth)
             {
-                double gigabytesPerSecond = tokensPerSecond * bytesPerToken / 1e9;
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{name}: {tokensPerSecond,7:0.0} tok/s  {gigabytesPerSecond,6:0.0} GB/s of weights = {gigabytesPerSecond / ceilings.ReadGBps:0.00} of read bandwidth"));
+                double gigabytesPerSecond = row.TokensPerSecond * row.BytesPerToken / 1e9;
+                table.Add(row.Name, row.TokensPerSecond, $"{gigabytesPerSecond:0.0} GB/s", $"{ceilings.ReadGBps:0.0} GB/s", gigabytesPerSecond / ceilings.ReadGBps);
             }
             else
             {
-                double gigaflops = tokensPerSecond * flopsPerToken / 1e9;
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{name}: {tokensPerSecond,7:0.0} tok/s  {gigaflops,6:0.0} GFLOP/s = {gigaflops / ceilings.FmaGflops:0.00} of fp32 FMA peak"));
+                double gigaflops = row.TokensPerSecond * row.FlopsPerToken / 1e9;
+                table.Add(row.Name, row.TokensPerSecond, $"{gigaflops:0} GFLOP/s", $"{ceilings.FmaGflops:0} GFLOP/s", gigaflops / ceilings.FmaGflops);
             }
         }
+        table.Print();
     }
+
+    private static double BytesPerWeight(WeightType type) => type switch
+    {
+        WeightType.BFloat16 => 2,
+        WeightType.Int8 => 1,
+        _ => 4,
+    };
 }
