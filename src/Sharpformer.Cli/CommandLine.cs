@@ -64,6 +64,24 @@ public static class CommandLine
     public static Option<string> ModelOption(string description = "model folder or Hugging Face model id (default: the bundled model)") =>
         new("--model", "-m") { Description = description, DefaultValueFactory = _ => DefaultModel };
 
+    /// <summary>--dtype f32|bf16|int8: how linear weights are stored for inference (f32 = as loaded).</summary>
+    public static Option<string> DTypeOption() =>
+        new("--dtype") { Description = "weights for inference: f32 (as loaded), bf16, or int8 (per-channel, weight-only)", DefaultValueFactory = _ => "f32" };
+
+    /// <summary>The <see cref="Kernels.WeightType"/> a --dtype value names; a bad one gets an error listing the choices.</summary>
+    public static Kernels.WeightType ReadDType(ParseResult parse, Option<string> option)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        try
+        {
+            return Kernels.WeightTypes.Parse(parse.GetValue(option));
+        }
+        catch (ArgumentException exception)
+        {
+            throw new ArgumentException($"--dtype: {exception.Message.Split(" (Parameter")[0]}", exception);
+        }
+    }
+
     public static Option<bool> JsonOption() => new("--json") { Description = "print one JSON object instead of text" };
 
     /// <summary>Parses "1,2,3" (and "1,2;3,4" for batches) into rows of ids, naming a bad value.</summary>

@@ -14,7 +14,8 @@ internal static class ForwardCommand
         var ids = new Option<string>("--ids") { Description = "token ids, comma-separated; rows of a batch separated by ';' (equal lengths)", Required = true };
         var hiddenStates = new Option<bool>("--hidden-states") { Description = "also write hidden_states.0 … hidden_states.L (HF output_hidden_states order)" };
         var outFile = new Option<string>("--out", "-o") { Description = "output .safetensors file", Required = true };
-        var command = new Command("forward", "Run one forward pass and write logits (and hidden states) to a safetensors file") { model, ids, hiddenStates, outFile };
+        var dtype = CommandLine.DTypeOption();
+        var command = new Command("forward", "Run one forward pass and write logits (and hidden states) to a safetensors file") { model, ids, hiddenStates, outFile, dtype };
         command.SetAction(parse =>
         {
             var rows = CommandLine.ParseIdRows(parse.GetValue(ids)!, "--ids");
@@ -22,7 +23,7 @@ internal static class ForwardCommand
             {
                 throw new ArgumentException("--ids: every row of a batch needs the same number of ids");
             }
-            using var loaded = ModelRegistry.Load(parse.GetValue(model)!);
+            using var loaded = ModelRegistry.Load(parse.GetValue(model)!, CommandLine.ReadDType(parse, dtype));
             if (loaded is not Gpt2Model gpt2)
             {
                 throw new ArgumentException($"forward supports decoder-only GPT-2 models; this is '{loaded.ModelType}'");

@@ -15,9 +15,10 @@ internal static class GenerateCommand
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt as token ids, e.g. 1,2,3 (instead of PROMPT)" };
         var flags = new GenerationFlags();
         var json = CommandLine.JsonOption();
+        var dtype = CommandLine.DTypeOption();
         var command = new Command("generate", "Continue a prompt with a decoder-only model (GPT-2), streaming the text")
         {
-            prompt, model, promptIds, json,
+            prompt, model, promptIds, json, dtype,
         };
         flags.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
@@ -35,7 +36,7 @@ internal static class GenerateCommand
             {
                 throw new ArgumentException($"{modelName} is an encoder-decoder model: use `sharpformer text2text`, not generate");
             }
-            using var generator = TextGenerator.Load(modelName);
+            using var generator = TextGenerator.Load(modelName, CommandLine.ReadDType(parse, dtype));
             int[] ids = idsText is not null ? CommandLine.ParseIdRows(idsText, "--prompt-ids").Single() : generator.EncodePrompt(promptText ?? "");
 
             if (parse.GetValue(json))

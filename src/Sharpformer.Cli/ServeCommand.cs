@@ -18,14 +18,15 @@ internal static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 endpoints" };
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests generating at once", DefaultValueFactory = _ => defaults.MaxConcurrency };
         var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting for a slot before 429", DefaultValueFactory = _ => defaults.MaxQueue };
+        var dtype = CommandLine.DTypeOption();
         var command = new Command("serve", "Serve /v1/completions, /v1/embeddings, /v1/models, /health and /metrics over HTTP (OpenAI's API shapes)")
         {
-            model, embeddingModel, host, port, apiKey, maxConcurrency, maxQueue,
+            model, embeddingModel, host, port, apiKey, maxConcurrency, maxQueue, dtype,
         };
         command.SetAction(parse =>
         {
             string modelPath = parse.GetValue(model)!;
-            using var generator = TextGenerator.Load(modelPath);
+            using var generator = TextGenerator.Load(modelPath, CommandLine.ReadDType(parse, dtype));
             string? embeddingPath = parse.GetValue(embeddingModel);
             using var embedder = embeddingPath is null ? null : SentenceEmbedder.Load(embeddingPath);
             var models = new ServedModels(generator, ServedModels.NameOf(modelPath), embedder, embeddingPath is null ? null : ServedModels.NameOf(embeddingPath));

@@ -16,9 +16,10 @@ internal static class Text2TextCommand
         var inputIds = new Option<string?>("--input-ids") { Description = "encoder input as token ids, e.g. 1,2,3 (instead of INPUT; needs no tokenizer)" };
         var flags = new GenerationFlags();
         var json = CommandLine.JsonOption();
+        var dtype = CommandLine.DTypeOption();
         var command = new Command("text2text", "Generate an output text from an input text with an encoder-decoder model (BART, T5)")
         {
-            input, model, inputIds, json,
+            input, model, inputIds, json, dtype,
         };
         flags.AddTo(command);
         command.SetAction(parse =>
@@ -35,7 +36,7 @@ internal static class Text2TextCommand
             {
                 throw new ArgumentException($"{modelName} is a decoder-only model: use `sharpformer generate`, not text2text");
             }
-            using var generator = Text2TextGenerator.Load(modelName);
+            using var generator = Text2TextGenerator.Load(modelName, CommandLine.ReadDType(parse, dtype));
             if (options.StopStrings is not null && generator.Tokenizer is null)
             {
                 throw new ArgumentException("--stop needs the model's tokenizer, which could not be loaded");

@@ -1,5 +1,6 @@
 using Sharpformer.Generation;
 using Sharpformer.IO;
+using Sharpformer.Kernels;
 using Sharpformer.Models;
 using Sharpformer.Tokenizers;
 
@@ -33,10 +34,10 @@ public sealed class Text2TextGenerator : IDisposable
     public Tokenizer? Tokenizer { get; }
 
     /// <summary>Loads a model folder or cached model id; a missing or not yet supported tokenizer leaves <see cref="Tokenizer"/> null.</summary>
-    public static Text2TextGenerator Load(string folderOrModelId)
+    public static Text2TextGenerator Load(string folderOrModelId, WeightType weightType = WeightType.Float32)
     {
         string folder = ModelLocator.Resolve(folderOrModelId);
-        var model = ModelRegistry.Load(folder);
+        var model = ModelRegistry.Load(folder, weightType);
         try
         {
             return new Text2TextGenerator(model, Tokenizer.FromFolder(folder));

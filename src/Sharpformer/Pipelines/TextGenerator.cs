@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Sharpformer.Generation;
 using Sharpformer.IO;
+using Sharpformer.Kernels;
 using Sharpformer.Models;
 using Sharpformer.Tokenizers;
 
@@ -31,12 +32,15 @@ public sealed class TextGenerator : IDisposable
 
     public Tokenizer Tokenizer { get; }
 
-    /// <summary>Loads a model folder (config.json, model.safetensors, tokenizer files) or a model id from the HF cache.</summary>
-    public static TextGenerator Load(string folderOrModelId)
+    /// <summary>
+    /// Loads a model folder (config.json, model.safetensors, tokenizer files) or a model id from the HF cache, its linear
+    /// weights stored as <paramref name="weightType"/>.
+    /// </summary>
+    public static TextGenerator Load(string folderOrModelId, WeightType weightType = WeightType.Float32)
     {
         string folder = ModelLocator.Resolve(folderOrModelId);
         var tokenizer = Tokenizer.FromFolder(folder);
-        var model = ModelRegistry.Load(folder);
+        var model = ModelRegistry.Load(folder, weightType);
         return new TextGenerator(model, tokenizer);
     }
 
