@@ -53,16 +53,28 @@ internal readonly unsafe struct Int8Format : IWeightFormat
 /// Low-precision weights stored [outFeatures, inFeatures] (both layouts are packed this way at load), multiplied in
 /// float32. Decode is bound by reading the weight, so like <see cref="MatMulKernel{TOps, TVector}"/>'s streaming path
 /// each task takes a range of weight rows (outputs) and computes dot products of up to four input rows with four
-/// weight rows at a time, widening each weight vector once into registers. More rows run four at a time (prefill
-/// reads the weight once per four rows, which still halves or quarters the bytes of an f32 pass over them).
-/// Without AVX-512 the same loops run on scalars.
+/// weight rows at a time, widening each weight vector once into registers; up to <see cref="StreamMaxRows"/> rows run
+/// four at a time. Beyond that (prefill) the work is compute-bound, so blocks of weight rows are widened to float32
+/// once per call (scale folded in) and multiplied by the packed f32 GEMM of <see cref="MatMul"/>.
+/// Without AVX-512 the streaming loops run on scalars.
 /// </summary>
 internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct, IWeightFormat
 {
     private const int C = 16;
 
+    /// <summary>Up to this many rows the weight streams (once per four rows); more widen it for the f32 GEMM.</summary>
+    public const int StreamMaxRows = 16;
+
+    // Floats widened at a time (16 MiB): a GPT-2 MLP weight in one block, an lm_head in about six.
+    private const int WidenBlockLength = 1 << 22;
+
     public static void Run(LowPrecisionJob* job)
     {
+        if (job->Rows > StreamMaxRows)
+        {
+            RunWidened(job);
+            return;
+        }
         int threads = (long)job->Rows * job->InFeatures * job->OutFeatures < MatMulKernel<ScalarOps, float>.MinParallelWork
             ? 1 : KernelThreads.Count;
         // Four tasks per thread for a big weight (an lm_head), so a thread that another process slows holds up less.
@@ -78,6 +90,65 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
             part.Output = job->Output + (nint)m0 * job->OutFeatures;
             part.BlockColumns = columns;
             KernelThreads.Run(&Task, &part, blocks);
+        }
+    }
+
+    /// <summary>Widens blocks of weight rows to f32 [rows, in] (scale folded in) and runs the f32 GEMM on each.</summary>
+    private static void RunWidened(LowPrecisionJob* job)
+    {
+        int M = job->Rows, K = job->InFeatures, N = job->OutFeatures;
+        int blockRows = Math.Min(N, Math.Max(16, WidenBlockLength / Math.Max(1, K) / 16 * 16));
+        float* widened = LowPrecisionBuffers.Widened(blockRows * K);
+        float* blockOutput = blockRows < N ? LowPrecisionBuffers.BlockOutput(M * blockRows) : job->Output;
+        for (int n0 = 0; n0 < N; n0 += blockRows)
+        {
+            int count = Math.Min(blockRows, N - n0);
+            var widen = new WidenJob { Source = job, Destination = widened, FirstRow = n0, RowCount = count, RowsPerTask = 64 };
+            KernelThreads.Run(&WidenTask, &widen, (count + widen.RowsPerTask - 1) / widen.RowsPerTask);
+            var bias = job->Bias == null ? ReadOnlySpan<float>.Empty : new ReadOnlySpan<float>(job->Bias + n0, count);
+            MatMul.Forward(new ReadOnlySpan<float>(job->Input, M * K), new ReadOnlySpan<float>(widened, count * K), bias,
+                M, K, count, WeightLayout.OutputMajor, new Span<float>(blockOutput, M * count));
+            if (blockOutput != job->Output)
+            {
+                for (int m = 0; m < M; m++)
+                {
+                    new ReadOnlySpan<float>(blockOutput + (nint)m * count, count).CopyTo(new Span<float>(job->Output + (nint)m * N + n0, count));
+                }
+            }
+        }
+    }
+
+    private struct WidenJob
+    {
+        public LowPrecisionJob* Source;
+        public float* Destination;
+        public int FirstRow, RowCount, RowsPerTask;
+    }
+
+    private static void WidenTask(void* context, int task)
+    {
+        var widen = (WidenJob*)context;
+        var job = widen->Source;
+        int K = job->InFeatures;
+        nint rowBytes = (nint)K * TFormat.ElementBytes;
+        int r0 = task * widen->RowsPerTask, r1 = Math.Min(widen->RowCount, r0 + widen->RowsPerTask);
+        int vectorEnd = Avx512F.IsSupported ? K / C * C : 0;
+        for (int r = r0; r < r1; r++)
+        {
+            int n = widen->FirstRow + r;
+            byte* w = job->Weight + n * rowBytes;
+            float* y = widen->Destination + (nint)r * K;
+            float scale = job->Scales == null ? 1f : job->Scales[n];
+            var scales = Vector512.Create(scale);
+            int k = 0;
+            for (; k < vectorEnd; k += C)
+            {
+                (TFormat.Load16(w, k) * scales).Store(y + k);
+            }
+            for (; k < K; k++)
+            {
+                y[k] = TFormat.Load1(w, k) * scale;
+            }
         }
     }
 
@@ -211,6 +282,29 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
     {
         float value = job->Scales == null ? dot : dot * job->Scales[n];
         job->Output[(nint)m * job->OutFeatures + n] = job->Bias == null ? value : value + job->Bias[n];
+    }
+}
+
+/// <summary>Scratch for widened weight blocks and their outputs, owned by the calling thread.</summary>
+internal static unsafe class LowPrecisionBuffers
+{
+    [ThreadStatic]
+    private static float[]? _widened;
+
+    [ThreadStatic]
+    private static float[]? _blockOutput;
+
+    public static float* Widened(int length) => Get(ref _widened, length);
+
+    public static float* BlockOutput(int length) => Get(ref _blockOutput, length);
+
+    private static float* Get(ref float[]? array, int length)
+    {
+        if (array == null || array.Length < length)
+        {
+            array = GC.AllocateUninitializedArray<float>(length, pinned: true);
+        }
+        return (float*)Unsafe.AsPointer(ref array[0]);
     }
 }
 

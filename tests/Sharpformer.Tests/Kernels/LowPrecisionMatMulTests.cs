@@ -8,9 +8,10 @@ namespace Sharpformer.Tests.Kernels;
 
 public class LowPrecisionMatMulTests
 {
-    // Tails around the 16-wide vector and the four-rows-at-a-time loop; rows past 4 run in chunks of four.
+    // Tails around the 16-wide vector and the four-rows-at-a-time loop; rows past 4 stream in chunks of four, past 16
+    // the weight is widened for the f32 GEMM.
     private static readonly int[] Features = [1, 7, 16, 31, 33, 65, 257];
-    private static readonly int[] RowCounts = [1, 2, 3, 4, 5, 9];
+    private static readonly int[] RowCounts = [1, 2, 3, 4, 5, 9, 17, 40];
 
     [Fact]
     public void Bf16MatchesReferenceForEveryShape()
@@ -66,7 +67,8 @@ public class LowPrecisionMatMulTests
     {
         // Big enough for several tasks per thread (the lm_head rule) and a k tail (770 = 48 × 16 + 2).
         var rng = new Rng(13);
-        foreach ((int rows, int inFeatures, int outFeatures) in new[] { (1, 768, 2304), (3, 770, 5461), (6, 256, 1001) })
+        // 64 × 40000 rows: the widened path in several blocks (16 MiB of f32 each).
+        foreach ((int rows, int inFeatures, int outFeatures) in new[] { (1, 768, 2304), (3, 770, 5461), (6, 256, 1001), (20, 128, 40000) })
         {
             var input = Random(rng, rows * inFeatures);
             var weight = Random(rng, inFeatures * outFeatures);
