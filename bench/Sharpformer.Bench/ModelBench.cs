@@ -32,33 +32,54 @@ internal static class ModelBench
         // Matmul work per prefill token: 2 FLOP per block weight; the head runs for the last position only.
         double flopsPerToken = 2.0 * (config.ParameterCount - (double)(config.VocabSize + config.MaxPositions) * config.HiddenSize);
         var rows = new List<Row>();
+        var residentMegabytes = new List<string>();
         foreach (var weightType in new[] { WeightType.Float32, WeightType.BFloat16, WeightType.Int8 })
         {
             string dtype = weightType.Name();
+            bool f32 = weightType == WeightType.Float32;
+            int[] contexts = f32 ? [16, 128] : [16];
+            int[] prefills = f32 ? [128, 512] : [128];
+            string batchName = $"{dtype} decode b8 ctx 16+{Steps}";
+            string recomputeName = $"{dtype} decode b1 ctx 16+{Steps}, no cache";
+            string[] names =
+            [
+                .. contexts.Select(promptLength => $"{dtype} decode b1 ctx {promptLength}+{Steps}"), batchName,
+                .. f32 ? [recomputeName] : Array.Empty<string>(), .. prefills.Select(promptLength => $"{dtype} prefill {promptLength}"),
+            ];
+            if (!names.Any(context.Selects))
+            {
+                continue; // building a 124M model takes seconds: only for rows the filter keeps
+            }
+            // The previous dtype's model is gone: collect it, so the RSS below is this model's.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
             var build = Stopwatch.StartNew();
             using var model = ModelRegistry.Build(() => Gpt2Model.CreateRandom(config, seed: 1), weightType);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"model: {size}-shaped, random weights, {config.ParameterCount / 1e6:0.0} M parameters, {dtype} (built in {build.Elapsed.TotalSeconds:0.0} s)"));
             // Linear weights (everything streamed but the norms and biases) take 4, 2 or 1 bytes (+ int8 scales).
             double bytesPerToken = streamedParameters * BytesPerWeight(weightType);
-            bool f32 = weightType == WeightType.Float32;
-            int[] contexts = f32 ? [16, 128] : [16];
             foreach (int promptLength in contexts)
             {
                 string name = $"{dtype} decode b1 ctx {promptLength}+{Steps}";
                 if (context.Selects(name))
                 {
                     rows.Add(new Row(name, Steps / DecodeTimer.BestSeconds(model, promptLength, Steps), Bound.Bandwidth, bytesPerToken, 0));
+                    if (promptLength == contexts[0])
+                    {
+                        // Resident memory while decoding: weights (f32 kept beside a bf16/int8 copy), cache, runtime.
+                        using var process = Process.GetCurrentProcess();
+                        residentMegabytes.Add($"{dtype} {process.WorkingSet64 / 1e6:0} MB");
+                    }
                 }
             }
-            string batchName = $"{dtype} decode b8 ctx 16+{Steps}";
             if (context.Selects(batchName))
             {
                 // Eight rows share each pass over the weights: bytes per token are an eighth.
                 double seconds = DecodeTimer.BestSeconds(model, 16, Steps, batchSize: 8);
                 rows.Add(new Row(batchName, 8 * Steps / seconds, Bound.Bandwidth, bytesPerToken / 8, 0));
             }
-            string recomputeName = $"{dtype} decode b1 ctx 16+{Steps}, no cache";
             if (f32 && context.Selects(recomputeName))
             {
                 // Step t runs 16 + t tokens; against the FMA peak, counting the work it really does.
@@ -66,7 +87,7 @@ internal static class ModelBench
                 double tokensRun = Steps * 16.0 + Steps * (Steps - 1) / 2.0;
                 rows.Add(new Row(recomputeName, Steps / seconds, Bound.Fma, 0, flopsPerToken * tokensRun / Steps));
             }
-            foreach (int promptLength in f32 ? new[] { 128, 512 } : [128])
+            foreach (int promptLength in prefills)
             {
                 string name = $"{dtype} prefill {promptLength}";
                 if (!context.Selects(name))
@@ -103,6 +124,10 @@ internal static class ModelBench
             }
         }
         table.Print();
+        if (residentMegabytes.Count > 0)
+        {
+            output.WriteLine($"RSS after batch-1 decode (one model at a time; run `gpt2` alone for a clean figure): {string.Join(", ", residentMegabytes)}");
+        }
     }
 
     private static double BytesPerWeight(WeightType type) => type switch
