@@ -200,31 +200,33 @@ public sealed class Trainer
     }
 
     /// <summary>Loss over the held-out rows in order (the same noise every time); null when nothing is held out.</summary>
-    public EvalResult? Evaluate()
+    public EvalResult? Evaluate() =>
+        Evaluate(_model, _objective, _corpus.HeldOut, Options.SequenceLength, Options.BatchSize, Options.EvalBatches, Options.Seed);
+
+    /// <summary>
+    /// The mean loss over every target of <paramref name="segments"/>, read in order in batches (at most
+    /// <paramref name="maxBatches"/>, 0 = all), with the objective's noise drawn from a generator seeded afresh.
+    /// </summary>
+    public static EvalResult? Evaluate(ITrainableModel model, ITrainingObjective objective, IReadOnlyList<ReadOnlyMemory<int>> segments,
+        int sequenceLength, int batchSize, int maxBatches, ulong seed)
     {
-        var heldOut = _corpus.HeldOut;
-        if (heldOut.Count == 0)
-        {
-            return null;
-        }
-        var rng = new Rng(Options.Seed ^ EvalSeedSalt);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(objective);
+        ArgumentNullException.ThrowIfNull(segments);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        var rng = new Rng(seed ^ EvalSeedSalt);
         double weighted = 0;
         int targets = 0;
         int batches = 0;
-        for (int start = 0; start < heldOut.Count; start += Options.BatchSize)
+        for (int start = 0; start < segments.Count && (maxBatches == 0 || batches < maxBatches); start += batchSize, batches++)
         {
-            if (Options.EvalBatches > 0 && batches == Options.EvalBatches)
-            {
-                break;
-            }
-            var segments = heldOut.Skip(start).Take(Options.BatchSize).ToList();
-            var result = _model.Evaluate(_objective.CreateBatch(segments, Options.SequenceLength, rng));
+            var rows = segments.Skip(start).Take(batchSize).ToList();
+            var result = model.Evaluate(objective.CreateBatch(rows, sequenceLength, rng));
             if (result.TargetCount > 0)
             {
                 weighted += result.Loss * result.TargetCount;
                 targets += result.TargetCount;
             }
-            batches++;
         }
         return targets == 0 ? null : new EvalResult(weighted / targets, targets);
     }
