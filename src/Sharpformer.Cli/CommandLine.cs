@@ -15,7 +15,7 @@ public static class CommandLine
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("Sharpformer: GPT-2 and friends in pure C#. Load Hugging Face checkpoints, generate, inspect.");
+        var root = new RootCommand("Sharpformer: GPT-2 and friends in pure C#. Load Hugging Face checkpoints, generate, inspect, train.");
         root.Add(GenerateCommand.Create(output));
         root.Add(Text2TextCommand.Create(output));
         root.Add(TokenizeCommand.Create(output));
@@ -25,6 +25,8 @@ public static class CommandLine
         root.Add(EmbedCommand.Create(output, error));
         root.Add(ConvertCommand.Create(output));
         root.Add(ServeCommand.Create(output));
+        root.Add(TrainCommand.Create(output));
+        root.Add(EvalCommand.Create(output));
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction parseError)
         {

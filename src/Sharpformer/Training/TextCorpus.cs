@@ -103,9 +103,10 @@ public static class TextCorpus
 /// </summary>
 public sealed class TokenizedCorpus
 {
-    private TokenizedCorpus(string source, int[] tokens, int segmentLength, int trainingCount, int heldOutCount)
+    private TokenizedCorpus(string source, int[] tokens, int segmentLength, int trainingCount, int heldOutCount, double heldOutFraction)
     {
         Source = source;
+        HeldOutFraction = heldOutFraction;
         Tokens = tokens;
         SegmentLength = segmentLength;
         Training = [.. Enumerable.Range(0, trainingCount).Select(index => (ReadOnlyMemory<int>)tokens.AsMemory(index * segmentLength, segmentLength))];
@@ -118,6 +119,9 @@ public sealed class TokenizedCorpus
     public int[] Tokens { get; }
 
     public int SegmentLength { get; }
+
+    /// <summary>The fraction of segments asked to be held out (the split is the last segments of the stream).</summary>
+    public double HeldOutFraction { get; }
 
     public IReadOnlyList<ReadOnlyMemory<int>> Training { get; }
 
@@ -153,7 +157,7 @@ public sealed class TokenizedCorpus
                 $"{source}: too short: {stream.Count} tokens, fewer than one {objective.Name} row of {segmentLength} tokens (sequence length {sequenceLength})");
         }
         int heldOut = segmentCount < 2 || heldOutFraction == 0 ? 0 : Math.Clamp((int)Math.Round(segmentCount * heldOutFraction), 1, segmentCount - 1);
-        return new TokenizedCorpus(source, [.. stream], segmentLength, segmentCount - heldOut, heldOut);
+        return new TokenizedCorpus(source, [.. stream], segmentLength, segmentCount - heldOut, heldOut, heldOutFraction);
     }
 }
 

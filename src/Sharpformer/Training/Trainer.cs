@@ -338,6 +338,9 @@ public sealed class Trainer
             ["training_rows"] = Inv(_corpus.Training.Count),
             ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
             ["objective"] = _objective.Name,
+            ["sequence_length"] = Inv(Options.SequenceLength),
+            ["batch_size"] = Inv(Options.BatchSize),
+            ["held_out_fraction"] = _corpus.HeldOutFraction.ToString("R", CultureInfo.InvariantCulture),
             ["objective_rng"] = _objectiveRng.State.ToString(),
         };
         if (_model.DropoutRng is { } dropout)
