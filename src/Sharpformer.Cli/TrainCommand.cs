@@ -76,6 +76,10 @@ internal static class TrainCommand
         {
             throw new ArgumentException("give exactly one of --model-config NAME (a new model), --init DIR (start from a checkpoint) or --resume DIR (continue a run)");
         }
+        if (run.Resume is not null && CheckpointFolder.Recover(run.Resume))
+        {
+            output.WriteLine($"{run.Resume}: restored the checkpoint that an interrupted save had moved aside");
+        }
         string outFull = Path.GetFullPath(run.Out);
         bool resumingInPlace = run.Resume is not null && Path.GetFullPath(run.Resume) == outFull;
         if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any() && !resumingInPlace)

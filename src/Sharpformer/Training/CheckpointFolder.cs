@@ -22,6 +22,7 @@ public static class CheckpointFolder
         string parent = Path.GetDirectoryName(full)!;
         string name = Path.GetFileName(full);
         Directory.CreateDirectory(parent);
+        Recover(full);
         string temporary = Path.Combine(parent, $".{name}.tmp-{Environment.ProcessId}");
         string previous = Path.Combine(parent, $".{name}.old-{Environment.ProcessId}");
         DeleteIfPresent(temporary);
@@ -42,6 +43,28 @@ public static class CheckpointFolder
         }
         Directory.Move(temporary, full);
         DeleteIfPresent(previous);
+    }
+
+    /// <summary>
+    /// Finishes a swap that a crash cut between its two renames: when <paramref name="directory"/> is missing but a
+    /// moved-aside ".NAME.old-PID" is there, that previous checkpoint is put back. Returns true when it did so.
+    /// </summary>
+    public static bool Recover(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        string full = Path.GetFullPath(directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
+        string parent = Path.GetDirectoryName(full)!;
+        if (Directory.Exists(full) || !Directory.Exists(parent))
+        {
+            return false;
+        }
+        var previous = new DirectoryInfo(parent).GetDirectories($".{Path.GetFileName(full)}.old-*").OrderByDescending(d => d.LastWriteTimeUtc).FirstOrDefault();
+        if (previous is null)
+        {
+            return false;
+        }
+        previous.MoveTo(full);
+        return true;
     }
 
     /// <summary>Copies the tokenizer files found in <paramref name="tokenizerDirectory"/>; returns their names.</summary>

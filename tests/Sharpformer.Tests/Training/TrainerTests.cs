@@ -188,6 +188,18 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void ACrashBetweenTheTwoRenamesIsRecoveredFromTheMovedAsideCheckpoint()
+    {
+        string output = _folder.File("run");
+        Directory.CreateDirectory(_folder.File(".run.old-12345"));
+        File.WriteAllText(_folder.File(".run.old-12345/config.json"), "{\"step\": 3}");
+        Assert.True(CheckpointFolder.Recover(output));
+        Assert.Equal("{\"step\": 3}", File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.False(CheckpointFolder.Recover(output)); // nothing left to recover
+        Assert.Equal(["run"], Directory.GetFileSystemEntries(_folder.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void ResumeRefusesAFolderWithoutTrainingStateOrWithOtherData()
     {
         var corpus = Corpus(8);
