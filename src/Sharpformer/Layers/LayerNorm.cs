@@ -4,7 +4,7 @@ using Sharpformer.Tensors;
 namespace Sharpformer.Layers;
 
 /// <summary>torch.nn.LayerNorm over the last dimension.</summary>
-public sealed class LayerNorm
+public sealed partial class LayerNorm
 {
     public LayerNorm(Tensor weight, Tensor? bias, float epsilon)
     {
