@@ -32,6 +32,9 @@ public sealed class Gpt2TrainableModel : ITrainableModel
             _gradients.Add(copy, parameter.Gradient);
             return copy;
         });
+        // The checkpoint's order (ExpectedTensors), not the construction order, so saved files list names as HF does.
+        var order = config.ExpectedTensors().Select((tensor, index) => (tensor.Name, index)).ToDictionary(t => t.Name, t => t.index);
+        _parameters.Sort((a, b) => order[a.Name].CompareTo(order[b.Name]));
         Dropout = dropout ?? Gpt2Dropout.None;
         _dropoutRng = new Rng(dropoutSeed);
     }
