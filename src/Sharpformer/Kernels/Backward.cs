@@ -127,6 +127,43 @@ public static class Backward
         ArrayPool<float>.Shared.Return(buffer);
     }
 
+    /// <summary>
+    /// RMS norm (T5) backward per row: with r = 1/√(mean(x²) + eps) and g = dy·γ, dγ += dy·x·r, dx += r·(g - x·r²·mean(g·x)).
+    /// </summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> outputGradient, float epsilon, int width,
+        Span<float> inputGradient, Span<float> gammaGradient)
+    {
+        if (width <= 0 || x.Length % width != 0 || outputGradient.Length < x.Length || gamma.Length != width)
+        {
+            throw new ArgumentException($"rms norm backward over rows of {width}: input {x.Length}, output gradient {outputGradient.Length}, gamma {gamma.Length}");
+        }
+        var buffer = ArrayPool<float>.Shared.Rent(width);
+        var scaled = buffer.AsSpan(0, width);
+        for (int offset = 0; offset < x.Length; offset += width)
+        {
+            var row = x.Slice(offset, width);
+            var dy = outputGradient.Slice(offset, width);
+            float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(row) / width + epsilon);
+            if (!gammaGradient.IsEmpty)
+            {
+                TensorPrimitives.Multiply(dy, row, scaled);
+                TensorPrimitives.MultiplyAdd(scaled, inverse, gammaGradient, gammaGradient);
+            }
+            if (inputGradient.IsEmpty)
+            {
+                continue;
+            }
+            TensorPrimitives.Multiply(dy, gamma, scaled);
+            float meanScaledInput = TensorPrimitives.Dot(scaled, row) / width;
+            var dx = inputGradient.Slice(offset, width);
+            for (int i = 0; i < width; i++)
+            {
+                dx[i] += inverse * (scaled[i] - row[i] * inverse * inverse * meanScaledInput);
+            }
+        }
+        ArrayPool<float>.Shared.Return(buffer);
+    }
+
     /// <summary>GELU tanh backward: dx += dy·(0.5·(1 + t) + 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²)), t = tanh(√(2/π)·(x + 0.044715·x³)).</summary>
     public static void GeluTanh(ReadOnlySpan<float> x, ReadOnlySpan<float> outputGradient, Span<float> inputGradient)
     {
