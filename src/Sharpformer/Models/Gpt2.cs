@@ -116,7 +116,7 @@ public sealed record ModelOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenSta
 /// GPT2LMHeadModel: token + learned position embeddings, pre-norm blocks (ln → attention → residual,
 /// ln → MLP → residual), final ln_f, and an lm_head tied to the token embeddings.
 /// </summary>
-public sealed class Gpt2Model : ILanguageModel
+public sealed partial class Gpt2Model : ILanguageModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Block[] _blocks;
