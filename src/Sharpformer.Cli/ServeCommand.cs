@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
+using Sharpformer.IO;
 using Sharpformer.Pipelines;
 using Sharpformer.Server;
+using Sharpformer.Tokenizers;
 
 namespace Sharpformer.Cli;
 
@@ -18,7 +20,7 @@ internal static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 endpoints" };
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests generating at once", DefaultValueFactory = _ => defaults.MaxConcurrency };
         var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting for a slot before 429", DefaultValueFactory = _ => defaults.MaxQueue };
-        var command = new Command("serve", "Serve /v1/completions, /v1/embeddings, /v1/models, /health and /metrics over HTTP (OpenAI's API shapes)")
+        var command = new Command("serve", "Serve /v1/completions, /v1/chat/completions, /v1/embeddings, /v1/models, /health and /metrics over HTTP (OpenAI's API shapes)")
         {
             model, embeddingModel, host, port, apiKey, maxConcurrency, maxQueue,
         };
@@ -28,7 +30,9 @@ internal static class ServeCommand
             using var generator = TextGenerator.Load(modelPath);
             string? embeddingPath = parse.GetValue(embeddingModel);
             using var embedder = embeddingPath is null ? null : SentenceEmbedder.Load(embeddingPath);
-            var models = new ServedModels(generator, ServedModels.NameOf(modelPath), embedder, embeddingPath is null ? null : ServedModels.NameOf(embeddingPath));
+            // tokenizer_config.json's chat_template, when the model has one, enables /v1/chat/completions.
+            var chatTemplate = ChatTemplate.FromFolder(ModelLocator.Resolve(modelPath));
+            var models = new ServedModels(generator, ServedModels.NameOf(modelPath), embedder, embeddingPath is null ? null : ServedModels.NameOf(embeddingPath), chatTemplate);
             var options = new ServerOptions
             {
                 Host = parse.GetValue(host)!,

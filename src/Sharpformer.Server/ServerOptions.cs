@@ -23,6 +23,9 @@ public sealed record ServerOptions
     /// <summary>Requests generating at once; more wait in the queue.</summary>
     public int MaxConcurrency { get; init; } = 4;
 
+    /// <summary>Most sequences (requests × n) that share one decode step; more wait to join (continuous batching).</summary>
+    public int MaxBatchSize { get; init; } = 32;
+
     /// <summary>Requests allowed to wait for a slot; beyond that, 429.</summary>
     public int MaxQueue { get; init; } = 32;
 }
