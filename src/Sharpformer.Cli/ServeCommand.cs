@@ -19,10 +19,11 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "port to listen on", DefaultValueFactory = _ => defaults.Port };
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 endpoints" };
         var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests generating at once", DefaultValueFactory = _ => defaults.MaxConcurrency };
+        var maxBatch = new Option<int>("--max-batch") { Description = "sequences sharing one decode step (continuous batching)", DefaultValueFactory = _ => defaults.MaxBatchSize };
         var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting for a slot before 429", DefaultValueFactory = _ => defaults.MaxQueue };
         var command = new Command("serve", "Serve /v1/completions, /v1/chat/completions, /v1/embeddings, /v1/models, /health and /metrics over HTTP (OpenAI's API shapes)")
         {
-            model, embeddingModel, host, port, apiKey, maxConcurrency, maxQueue,
+            model, embeddingModel, host, port, apiKey, maxConcurrency, maxBatch, maxQueue,
         };
         command.SetAction(parse =>
         {
@@ -40,10 +41,11 @@ internal static class ServeCommand
                 ApiKey = parse.GetValue(apiKey),
                 MaxConcurrency = parse.GetValue(maxConcurrency),
                 MaxQueue = parse.GetValue(maxQueue),
+                MaxBatchSize = parse.GetValue(maxBatch),
             };
-            if (options.Port is < 0 or > 65535 || options.MaxConcurrency < 1 || options.MaxQueue < 0)
+            if (options.Port is < 0 or > 65535 || options.MaxConcurrency < 1 || options.MaxQueue < 0 || options.MaxBatchSize < 1)
             {
-                throw new ArgumentException("--port must be 0-65535, --max-concurrency >= 1 and --max-queue >= 0");
+                throw new ArgumentException("--port must be 0-65535, --max-concurrency >= 1, --max-batch >= 1 and --max-queue >= 0");
             }
             using var app = SharpformerServer.Build(models, options);
             app.StartAsync().GetAwaiter().GetResult();
