@@ -18,7 +18,7 @@ internal static class ServeCommand
         var host = new Option<string>("--host") { Description = "address to listen on", DefaultValueFactory = _ => defaults.Host };
         var port = new Option<int>("--port") { Description = "port to listen on", DefaultValueFactory = _ => defaults.Port };
         var apiKey = new Option<string?>("--api-key") { Description = "require 'Authorization: Bearer KEY' on /v1 endpoints" };
-        var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests generating at once", DefaultValueFactory = _ => defaults.MaxConcurrency };
+        var maxConcurrency = new Option<int>("--max-concurrency") { Description = "requests generating at once (sharing decode steps)", DefaultValueFactory = _ => defaults.MaxConcurrency };
         var maxBatch = new Option<int>("--max-batch") { Description = "sequences sharing one decode step (continuous batching)", DefaultValueFactory = _ => defaults.MaxBatchSize };
         var maxQueue = new Option<int>("--max-queue") { Description = "requests waiting for a slot before 429", DefaultValueFactory = _ => defaults.MaxQueue };
         var command = new Command("serve", "Serve /v1/completions, /v1/chat/completions, /v1/embeddings, /v1/models, /health and /metrics over HTTP (OpenAI's API shapes)")

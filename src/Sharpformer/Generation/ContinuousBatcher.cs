@@ -232,6 +232,7 @@ public sealed class ContinuousBatcher : IDisposable
         private readonly SequenceBuffer _ids;
         private readonly StreamingText? _text;
         private readonly int? _topLogprobs;
+        private readonly float[]? _rawLogits;
         private readonly float[]? _logprobScratch;
         private int _left;
 
@@ -242,6 +243,7 @@ public sealed class ContinuousBatcher : IDisposable
             _ids = new SequenceBuffer(promptIds, 1, promptIds.Length, plan.MaxNewTokens);
             _text = plan.Options.Detokenizer is { } detokenizer ? new StreamingText(detokenizer, plan.Options.StopStrings) : null;
             _topLogprobs = topLogprobs;
+            _rawLogits = topLogprobs is null ? null : new float[vocab];
             _logprobScratch = topLogprobs is null ? null : new float[vocab];
             Logits = new float[vocab];
         }
@@ -271,14 +273,17 @@ public sealed class ContinuousBatcher : IDisposable
             int generated = _ids.GeneratedLength;
             bool sampling = _plan.Rng is not null;
             // Log-probabilities come from the raw logits, so they are read before the processors change them.
-            float[]? rawCopy = _logprobScratch is null ? null : logits.ToArray();
+            if (_rawLogits is not null)
+            {
+                logits.CopyTo(_rawLogits);
+            }
             _plan.Process(_ids.Row(0), generated, logits, warp: sampling);
             int next = sampling ? Sampler.Sample(logits, _plan.Rng!) : Sampler.ArgMax(logits);
             _ids.Append([next]);
             var finish = _plan.Check(_ids.Row(0), generated + 1);
             var token = new GeneratedToken(next, generated, finish, _text?.Add(next, finish is not null))
             {
-                Logprobs = rawCopy is null ? null : TokenLogprobs.From(rawCopy, next, _topLogprobs!.Value, _logprobScratch),
+                Logprobs = _rawLogits is null ? null : TokenLogprobs.From(_rawLogits, next, _topLogprobs!.Value, _logprobScratch),
             };
             LastToken = next;
             Finished = finish is not null;
