@@ -26,7 +26,7 @@ public sealed partial class LayerNorm
 }
 
 /// <summary>RMS norm (T5LayerNorm): no mean subtraction, no bias.</summary>
-public sealed class RmsNorm
+public sealed partial class RmsNorm
 {
     public RmsNorm(Tensor weight, float epsilon)
     {
