@@ -28,10 +28,10 @@ public static class TrainingAssert
     }
 
     /// <summary>
-    /// Central differences of the float32 loss (step 1e-2) against the analytic gradient at three entries of every
+    /// Central differences of the float32 loss (step <paramref name="step"/>) against the analytic gradient at three entries of every
     /// parameter tensor: the largest gradient and two random ones.
     /// </summary>
-    public static void GradientsMatchFiniteDifferences(ITrainableModel model, TrainingBatch batch, ulong seed, IReadOnlySet<string>? unused = null)
+    public static void GradientsMatchFiniteDifferences(ITrainableModel model, TrainingBatch batch, ulong seed, IReadOnlySet<string>? unused = null, float step = 1e-2f)
     {
         foreach (var parameter in model.Parameters)
         {
@@ -55,7 +55,6 @@ public static class TrainingAssert
             foreach (int index in new[] { largest, rng.NextInt(values.Length), rng.NextInt(values.Length) })
             {
                 float saved = values[index];
-                const float step = 1e-2f;
                 values[index] = saved + step;
                 double plus = model.Evaluate(batch).Loss;
                 values[index] = saved - step;
