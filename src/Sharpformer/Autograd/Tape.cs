@@ -88,6 +88,22 @@ public sealed class Tape
         return sum;
     }
 
+    /// <summary>x·factor (T5's tied-head rescaling, BART's embedding scale): the gradient is scaled alike.</summary>
+    public Variable Scale(Variable input, float factor)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var output = new Variable(new float[input.Length]);
+        TensorPrimitives.Multiply(input.Value, factor, output.Value);
+        Record(() =>
+        {
+            if (output.HasGradient)
+            {
+                TensorPrimitives.MultiplyAdd(output.Gradient, factor, input.Gradient, input.Gradient);
+            }
+        });
+        return output;
+    }
+
     /// <summary>Rows of <paramref name="table"/> [count, width] picked by ids; the table's gradient gets a scatter-add.</summary>
     public Variable Embedding(Tensor table, ReadOnlySpan<int> ids)
     {

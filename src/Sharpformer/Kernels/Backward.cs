@@ -127,6 +127,43 @@ public static class Backward
         ArrayPool<float>.Shared.Return(buffer);
     }
 
+    /// <summary>
+    /// RMS norm (T5) backward per row: with r = 1/√(mean(x²) + eps) and g = dy·γ, dγ += dy·x·r, dx += r·(g - x·r²·mean(g·x)).
+    /// </summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> outputGradient, float epsilon, int width,
+        Span<float> inputGradient, Span<float> gammaGradient)
+    {
+        if (width <= 0 || x.Length % width != 0 || outputGradient.Length < x.Length || gamma.Length != width)
+        {
+            throw new ArgumentException($"rms norm backward over rows of {width}: input {x.Length}, output gradient {outputGradient.Length}, gamma {gamma.Length}");
+        }
+        var buffer = ArrayPool<float>.Shared.Rent(width);
+        var scaled = buffer.AsSpan(0, width);
+        for (int offset = 0; offset < x.Length; offset += width)
+        {
+            var row = x.Slice(offset, width);
+            var dy = outputGradient.Slice(offset, width);
+            float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(row) / width + epsilon);
+            if (!gammaGradient.IsEmpty)
+            {
+                TensorPrimitives.Multiply(dy, row, scaled);
+                TensorPrimitives.MultiplyAdd(scaled, inverse, gammaGradient, gammaGradient);
+            }
+            if (inputGradient.IsEmpty)
+            {
+                continue;
+            }
+            TensorPrimitives.Multiply(dy, gamma, scaled);
+            float meanScaledInput = TensorPrimitives.Dot(scaled, row) / width;
+            var dx = inputGradient.Slice(offset, width);
+            for (int i = 0; i < width; i++)
+            {
+                dx[i] += inverse * (scaled[i] - row[i] * inverse * inverse * meanScaledInput);
+            }
+        }
+        ArrayPool<float>.Shared.Return(buffer);
+    }
+
     /// <summary>GELU tanh backward: dx += dy·(0.5·(1 + t) + 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²)), t = tanh(√(2/π)·(x + 0.044715·x³)).</summary>
     public static void GeluTanh(ReadOnlySpan<float> x, ReadOnlySpan<float> outputGradient, Span<float> inputGradient)
     {
@@ -206,7 +243,7 @@ public static class Backward
     /// number of counted rows. When <paramref name="logitsGradient"/> is not empty it receives
     /// += gradientScale·(softmax - onehot) on counted rows, so passing scale/count gives the gradient of the mean.
     /// </summary>
-    public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int vocabSize, int ignoreIndex,
+    public static unsafe double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int vocabSize, int ignoreIndex,
         float gradientScale, Span<float> logitsGradient, out int targetCount)
     {
         int rows = targets.Length;
@@ -214,40 +251,56 @@ public static class Backward
         {
             throw new ArgumentException($"cross-entropy over {rows} rows of {vocabSize}: logits {logits.Length}, gradient {logitsGradient.Length}");
         }
-        double total = 0;
         targetCount = 0;
-        var scratch = ArrayPool<float>.Shared.Rent(vocabSize);
         for (int r = 0; r < rows; r++)
         {
             int target = targets[r];
-            if (target == ignoreIndex)
-            {
-                continue;
-            }
-            if ((uint)target >= (uint)vocabSize)
+            if (target != ignoreIndex && (uint)target >= (uint)vocabSize)
             {
                 throw new ArgumentOutOfRangeException(nameof(targets), $"label {target} at row {r} is outside the vocabulary of {vocabSize} (use {ignoreIndex} for no target)");
             }
-            var row = logits.Slice(r * vocabSize, vocabSize);
-            float max = TensorPrimitives.Max(row);
-            var exp = scratch.AsSpan(0, vocabSize);
-            TensorPrimitives.Subtract(row, max, exp);
-            TensorPrimitives.Exp(exp, exp);
-            double sum = 0;
-            foreach (float e in exp)
-            {
-                sum += e;
-            }
-            total += Math.Log(sum) - (row[target] - max);
-            targetCount++;
-            if (!logitsGradient.IsEmpty)
-            {
-                var gradient = logitsGradient.Slice(r * vocabSize, vocabSize);
-                TensorPrimitives.MultiplyAdd(exp, (float)(gradientScale / sum), gradient, gradient);
-                gradient[target] -= gradientScale;
-            }
+            targetCount += target == ignoreIndex ? 0 : 1;
         }
-        ArrayPool<float>.Shared.Return(scratch);
+        // Rows in parallel (a GPT-2 vocabulary makes each row 50k exps); per-row losses summed in order, so the total is deterministic.
+        var rowLosses = new double[rows];
+        var targetArray = targets.ToArray();
+        bool withGradient = !logitsGradient.IsEmpty;
+        fixed (float* logitsPointer = logits, gradientPointer = logitsGradient)
+        {
+            nint logitsAddress = (nint)logitsPointer, gradientAddress = (nint)gradientPointer;
+            Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = rows * (long)vocabSize >= 1 << 16 ? -1 : 1 }, r =>
+            {
+                int target = targetArray[r];
+                if (target == ignoreIndex)
+                {
+                    return;
+                }
+                var row = new ReadOnlySpan<float>((float*)logitsAddress + (long)r * vocabSize, vocabSize);
+                var buffer = ArrayPool<float>.Shared.Rent(vocabSize);
+                var exp = buffer.AsSpan(0, vocabSize);
+                float max = TensorPrimitives.Max(row);
+                TensorPrimitives.Subtract(row, max, exp);
+                TensorPrimitives.Exp(exp, exp);
+                double sum = 0;
+                foreach (float e in exp)
+                {
+                    sum += e;
+                }
+                rowLosses[r] = Math.Log(sum) - (row[target] - max);
+                if (withGradient)
+                {
+                    var gradient = new Span<float>((float*)gradientAddress + (long)r * vocabSize, vocabSize);
+                    TensorPrimitives.MultiplyAdd(exp, (float)(gradientScale / sum), gradient, gradient);
+                    gradient[target] -= gradientScale;
+                }
+                ArrayPool<float>.Shared.Return(buffer);
+            });
+        }
+        double total = 0;
+        foreach (double loss in rowLosses)
+        {
+            total += loss;
+        }
         return total;
     }
 

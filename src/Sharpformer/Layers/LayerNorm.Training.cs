@@ -22,3 +22,23 @@ public sealed partial class LayerNorm
         return output;
     }
 }
+
+public sealed partial class RmsNorm
+{
+    /// <summary>Training forward over rows of the weight's width, recording dx and dγ on the tape.</summary>
+    public Variable Forward(Tape tape, Variable input)
+    {
+        ArgumentNullException.ThrowIfNull(tape);
+        ArgumentNullException.ThrowIfNull(input);
+        var output = new Variable(new float[input.Length]);
+        Forward(input.Value, output.Value);
+        tape.Record(() =>
+        {
+            if (output.HasGradient)
+            {
+                Kernels.Backward.RmsNorm(input.Value, Weight.Span, output.Gradient, Epsilon, Weight.Length, input.Gradient, tape.ParameterGradient(Weight));
+            }
+        });
+        return output;
+    }
+}

@@ -74,6 +74,31 @@ public class BackwardKernelTests
         AssertClose(dbeta, Minus1(fb), 1e-4, "kernel dbeta");
     }
 
+    [Fact]
+    public void RmsNormBackwardMatchesFiniteDifferencesAndReference()
+    {
+        var rng = new Rng(12);
+        int width = 7, rows = 3;
+        var x = Random(rng, rows * width, 2);
+        var gamma = Random(rng, width);
+        var r = Random(rng, x.Length);
+        var y = new double[x.Length];
+        double Loss()
+        {
+            BackwardReference.RmsNormForward(x, gamma, 1e-6, width, y);
+            return Dot(y, r);
+        }
+        double[] dx = new double[x.Length], dgamma = new double[width];
+        BackwardReference.RmsNormBackward(x, gamma, r, 1e-6, width, dx, dgamma);
+        AssertGradient(Loss, x, dx, "dx", tolerance: 1e-5);
+        AssertGradient(Loss, gamma, dgamma, "dgamma");
+
+        float[] fx = Filled(x.Length), fg = Filled(width);
+        Backward.RmsNorm(ToFloat(x), ToFloat(gamma), ToFloat(r), 1e-6f, width, fx, fg);
+        AssertClose(dx, Minus1(fx), 1e-4, "kernel dx");
+        AssertClose(dgamma, Minus1(fg), 1e-4, "kernel dgamma");
+    }
+
     public static TheoryData<string> ActivationNames => new() { "gelu_tanh", "gelu_erf", "relu" };
 
     [Theory]

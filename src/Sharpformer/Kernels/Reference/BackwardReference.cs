@@ -98,6 +98,50 @@ public static class BackwardReference
         }
     }
 
+    public static void RmsNormForward(ReadOnlySpan<double> x, ReadOnlySpan<double> gamma, double epsilon, int width, Span<double> y)
+    {
+        for (int offset = 0; offset < x.Length; offset += width)
+        {
+            double inverse = RmsInverse(x.Slice(offset, width), epsilon);
+            for (int i = 0; i < width; i++)
+            {
+                y[offset + i] = x[offset + i] * inverse * gamma[i];
+            }
+        }
+    }
+
+    public static void RmsNormBackward(ReadOnlySpan<double> x, ReadOnlySpan<double> gamma, ReadOnlySpan<double> dy, double epsilon, int width,
+        Span<double> dx, Span<double> dgamma)
+    {
+        for (int offset = 0; offset < x.Length; offset += width)
+        {
+            double inverse = RmsInverse(x.Slice(offset, width), epsilon);
+            double meanGx = 0;
+            for (int i = 0; i < width; i++)
+            {
+                meanGx += dy[offset + i] * gamma[i] * x[offset + i] / width;
+                if (!dgamma.IsEmpty)
+                {
+                    dgamma[i] += dy[offset + i] * x[offset + i] * inverse;
+                }
+            }
+            for (int i = 0; i < width; i++)
+            {
+                dx[offset + i] += inverse * (dy[offset + i] * gamma[i] - x[offset + i] * inverse * inverse * meanGx);
+            }
+        }
+    }
+
+    private static double RmsInverse(ReadOnlySpan<double> row, double epsilon)
+    {
+        double meanSquare = 0;
+        foreach (double value in row)
+        {
+            meanSquare += value * value / row.Length;
+        }
+        return 1 / Math.Sqrt(meanSquare + epsilon);
+    }
+
     private static void Moments(ReadOnlySpan<double> row, double epsilon, out double mean, out double inverse)
     {
         mean = 0;
