@@ -6,7 +6,7 @@ namespace Sharpformer.Autograd;
 
 /// <summary>
 /// Tape ops the encoder and encoder-decoder families add (BERT's pooler and NSP head, BART's logits bias, T5's
-/// gated feed-forward, head scaling and relative position bias), each a forward kernel plus a recorded backward.
+/// gated feed-forward and relative position bias), each a forward kernel plus a recorded backward.
 /// </summary>
 public static class TapeOps
 {
@@ -30,27 +30,6 @@ public static class TapeOps
             }
         });
         return product;
-    }
-
-    /// <summary>x·factor (T5's d_model^-0.5 before a tied head, BART's scale_embedding): dx += dy·factor.</summary>
-    public static Variable Scale(this Tape tape, Variable input, float factor)
-    {
-        ArgumentNullException.ThrowIfNull(tape);
-        ArgumentNullException.ThrowIfNull(input);
-        if (factor == 1f)
-        {
-            return input;
-        }
-        var output = new Variable(new float[input.Length]);
-        TensorPrimitives.Multiply(input.Value, factor, output.Value);
-        tape.Record(() =>
-        {
-            if (output.HasGradient)
-            {
-                TensorPrimitives.MultiplyAdd(output.Gradient, factor, input.Gradient, input.Gradient);
-            }
-        });
-        return output;
     }
 
     /// <summary>tanh(x) (BERT's pooler); the backward reads the saved output.</summary>

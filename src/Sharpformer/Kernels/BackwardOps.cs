@@ -3,49 +3,12 @@ using System.Numerics.Tensors;
 namespace Sharpformer.Kernels;
 
 /// <summary>
-/// Backward kernels the encoder and encoder-decoder families add to <see cref="Backward"/>: RMS norm (T5LayerNorm),
-/// the element-wise product of a gated feed-forward, tanh (BERT's pooler) and T5's relative position bias table.
+/// Backward kernels the encoder and encoder-decoder families add to <see cref="Backward"/>: the element-wise product
+/// of a gated feed-forward, tanh (BERT's pooler) and T5's relative position bias table.
 /// Gradient destinations accumulate (+=); an empty destination is skipped.
 /// </summary>
 public static class BackwardOps
 {
-    /// <summary>
-    /// RMS norm backward per row of <paramref name="width"/>: with r = 1/√(mean(x²) + ε) and g = dy·γ,
-    /// dγ += dy·x·r and dx += r·(g - x·r²·mean(g·x)).
-    /// </summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> outputGradient, float epsilon, int width,
-        Span<float> inputGradient, Span<float> gammaGradient)
-    {
-        if (width <= 0 || x.Length % width != 0 || outputGradient.Length < x.Length || gamma.Length != width)
-        {
-            throw new ArgumentException($"RMS norm backward over rows of {width}: input {x.Length}, output gradient {outputGradient.Length}, gamma {gamma.Length}");
-        }
-        var scaled = new float[width];
-        for (int offset = 0; offset < x.Length; offset += width)
-        {
-            var row = x.Slice(offset, width);
-            var dy = outputGradient.Slice(offset, width);
-            float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(row) / width + epsilon);
-            if (!gammaGradient.IsEmpty)
-            {
-                TensorPrimitives.Multiply(dy, row, scaled);
-                TensorPrimitives.MultiplyAdd(scaled, inverse, gammaGradient, gammaGradient);
-            }
-            if (inputGradient.IsEmpty)
-            {
-                continue;
-            }
-            TensorPrimitives.Multiply(dy, gamma, scaled);
-            float meanScaledInput = TensorPrimitives.Dot(scaled, row) / width;
-            var dx = inputGradient.Slice(offset, width);
-            float correction = inverse * inverse * inverse * meanScaledInput;
-            for (int i = 0; i < width; i++)
-            {
-                dx[i] += inverse * scaled[i] - correction * row[i];
-            }
-        }
-    }
-
     /// <summary>y = a ⊙ b: da += dy ⊙ b, db += dy ⊙ a.</summary>
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> outputGradient, Span<float> aGradient, Span<float> bGradient)
     {
