@@ -67,8 +67,8 @@ public sealed class BertTrainableModel : ITrainableModel
     public LossResult ForwardBackward(TrainingBatch batch, float gradientScale = 1f)
     {
         var tape = new Tape(_parameters.Gradients, _dropoutRng);
-        var loss = Loss(tape, batch, Dropout, out var result);
-        if (result.TargetCount > 0)
+        var loss = Loss(tape, batch, Dropout, out var result, out bool anyTarget);
+        if (anyTarget)
         {
             tape.Backward(loss, gradientScale);
         }
@@ -77,7 +77,7 @@ public sealed class BertTrainableModel : ITrainableModel
 
     public LossResult Evaluate(TrainingBatch batch)
     {
-        Loss(new Tape(_parameters.Gradients), batch, BertDropout.None, out var result);
+        Loss(new Tape(_parameters.Gradients), batch, BertDropout.None, out var result, out _);
         return result;
     }
 
@@ -89,20 +89,24 @@ public sealed class BertTrainableModel : ITrainableModel
             BertDropout.None, batch.NextSentenceLabels is not null);
     }
 
-    /// <summary>Masked-LM mean over labelled positions, plus (BertForPreTraining) the next-sentence mean over rows.</summary>
-    private Variable Loss(Tape tape, TrainingBatch batch, BertDropout dropout, out LossResult result)
+    /// <summary>
+    /// Masked-LM mean over labelled positions, plus (BertForPreTraining) the next-sentence mean over rows; the target
+    /// count is the masked-LM one (<see cref="TrainingBatch.TargetCount"/>).
+    /// </summary>
+    private Variable Loss(Tape tape, TrainingBatch batch, BertDropout dropout, out LossResult result, out bool anyTarget)
     {
         Check(batch);
         var output = Model.Forward(tape, batch.InputIds, batch.TokenTypeIds, batch.BatchSize, batch.Length, Masks(batch), dropout,
             batch.NextSentenceLabels is not null);
         var loss = tape.CrossEntropy(output.Logits, batch.Labels, Config.VocabSize, TrainingBatch.IgnoreIndex, out int count, out double mean);
+        anyTarget = count > 0;
         if (output.NextSentenceLogits is not null)
         {
             var nextSentence = tape.CrossEntropy(output.NextSentenceLogits, batch.NextSentenceLabels!, 2, TrainingBatch.IgnoreIndex,
                 out int pairs, out double nextMean);
             loss = tape.Add(loss, nextSentence);
             mean += nextMean;
-            count += pairs;
+            anyTarget |= pairs > 0;
         }
         result = new LossResult(mean, count);
         return loss;

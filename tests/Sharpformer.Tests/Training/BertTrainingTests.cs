@@ -73,6 +73,7 @@ public class BertTrainingTests
         var result = model.ForwardBackward(batch);
 
         Assert.True(Math.Abs(result.Loss - goldens.Floats("pretraining.loss").Span[0]) <= 1e-5, $"loss {result.Loss} vs {goldens.Floats("pretraining.loss").Span[0]}");
+        Assert.Equal(batch.TargetCount, result.TargetCount);
         Goldens.AssertClose(goldens.Floats("pretraining.seq_relationship_logits").Span, model.Forward(batch).NextSentenceLogits!.Value, 1e-4f, "NSP logits");
         TrainingAssert.GradientsMatch(goldens, model.Parameters.Where(p => NextSentenceParameters.Contains(p.Name)), "pretraining.grad.");
     }
@@ -146,6 +147,19 @@ public class BertTrainingTests
         Assert.Equal(withMatrix.AsSpan(length * vocab, 4 * vocab).ToArray(), paddedChanged.AsSpan(length * vocab, 4 * vocab).ToArray());
         // Token types matter.
         Assert.NotEqual(model.Forward(batch).Logits.Value, model.Forward(batch with { TokenTypeIds = null }).Logits.Value);
+    }
+
+    [Fact]
+    public void NextSentenceLabelsAloneStillTrainThePoolerAndHead()
+    {
+        var model = BertTrainableModel.CreateRandom(Tiny, 17);
+        var batch = Batch(Tiny.VocabSize, 18);
+        batch = batch with { Labels = [.. batch.Labels.Select(_ => TrainingBatch.IgnoreIndex)], NextSentenceLabels = [1, 0] };
+        var result = model.ForwardBackward(batch);
+        Assert.Equal(0, result.TargetCount);
+        Assert.True(result.Loss > 0);
+        Assert.Contains(model.Parameters, p => p.Name == "cls.seq_relationship.weight" && p.Gradient.Any(g => g != 0f));
+        Assert.All(model.Parameters.Single(p => p.Name == "cls.predictions.bias").Gradient, g => Assert.Equal(0f, g));
     }
 
     [Fact]
