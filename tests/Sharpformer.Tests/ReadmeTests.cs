@@ -87,6 +87,33 @@ public sealed partial class ReadmeTests
         }
     }
 
+    [Fact]
+    public void FewShotExample()
+    {
+        string previous = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(RepositoryRoot());
+        try
+        {
+            using var fewShotGenerator = TextGenerator.Load("models/tiny-gpt2");
+            var fewShot = new FewShot(fewShotGenerator);
+            FewShotExample[] examples = [new("cat", "animal"), new("rose", "plant"), new("dog", "animal")];
+            string prompt = fewShot.BuildPrompt(examples, "tulip", instruction: "Is it a plant or an animal?");
+            FewShotAnswer answer = fewShot.Answer(examples, "tulip", instruction: "Is it a plant or an animal?");
+            IReadOnlyList<CandidateScore> ranked = fewShot.Score(examples, "tulip", ["plant", "animal"]);
+            Console.WriteLine($"{answer.Answer} | best candidate: {ranked[0].Candidate} ({ranked[0].MeanLogLikelihood:0.00} per token)");
+
+            Assert.Equal(prompt, answer.Prompt);
+            Assert.StartsWith("Is it a plant or an animal?\n\nInput: cat\nOutput: animal\n\n", prompt, StringComparison.Ordinal);
+            Assert.DoesNotContain("\n\n", answer.Answer, StringComparison.Ordinal); // cut at the example boundary
+            Assert.Equal(2, ranked.Count);
+            Assert.True(ranked[0].MeanLogLikelihood >= ranked[1].MeanLogLikelihood);
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previous);
+        }
+    }
+
     private static void ModelAndCache()
     {
         using var model = (Gpt2Model)ModelRegistry.Load("models/tiny-gpt2");
