@@ -87,7 +87,7 @@ public sealed class MaskedLmObjective : ITrainingObjective
             anyPadding |= rowLength < length;
             Select(row[..rowLength], selected.AsSpan(0, rowLength), rng);
             selected.AsSpan(rowLength).Clear();
-            ObjectiveChecks.ReplaceSelected(
+            RowTransforms.ReplaceSelected(
                 row, selected, _maskId, _vocabSize, _options.MaskTokenFraction, _options.RandomTokenFraction, rng,
                 labels.AsSpan(b * length, length));
         }

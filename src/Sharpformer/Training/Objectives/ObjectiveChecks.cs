@@ -1,8 +1,6 @@
-using Sharpformer.Tensors;
-
 namespace Sharpformer.Training.Objectives;
 
-/// <summary>What every objective shares: argument checks, row copies, and BERT's 80/10/10 replacement.</summary>
+/// <summary>The argument checks every objective shares, each error naming the argument and the value.</summary>
 internal static class ObjectiveChecks
 {
     public static void Probability(double value, string name, bool allowZero = true, bool allowOne = true)
@@ -65,35 +63,6 @@ internal static class ObjectiveChecks
         {
             throw new ArgumentOutOfRangeException(
                 nameof(sequenceLength), sequenceLength, $"{objective} needs a sequenceLength of at least {minimum}, got {sequenceLength}.");
-        }
-    }
-
-    /// <summary>
-    /// BERT's replacement of selected positions (HF DataCollatorForLanguageModeling): the label keeps the original id,
-    /// the input becomes [MASK] with probability <paramref name="maskFraction"/>, a uniformly random id with
-    /// <paramref name="randomFraction"/>, and stays unchanged otherwise.
-    /// </summary>
-    public static void ReplaceSelected(
-        Span<int> ids, ReadOnlySpan<bool> selected, int maskId, int vocabSize, double maskFraction, double randomFraction,
-        Rng rng, Span<int> labels)
-    {
-        for (int t = 0; t < ids.Length; t++)
-        {
-            if (!selected[t])
-            {
-                labels[t] = TrainingBatch.IgnoreIndex;
-                continue;
-            }
-            labels[t] = ids[t];
-            double draw = rng.NextDouble();
-            if (draw < maskFraction)
-            {
-                ids[t] = maskId;
-            }
-            else if (draw < maskFraction + randomFraction)
-            {
-                ids[t] = rng.NextInt(vocabSize);
-            }
         }
     }
 
