@@ -16,31 +16,32 @@ public sealed class PermutationLmObjectiveTests
     public void PredictsOneSixthInSpansAndLabelsRebuildTheSegment()
     {
         var objective = Create();
-        var segments = RandomSegments(120, 256);
-        TrainingBatch batch = objective.CreateBatch(segments, 256, new Rng(1));
-        Assert.Equal((256, 256), (batch.PredictCount, batch.Length));
-        int predicted = 0;
+        var segments = RandomSegments(250, 120);
+        TrainingBatch batch = objective.CreateBatch(segments, 120, new Rng(1));
+        Assert.Equal((120, 120), (batch.PredictCount, batch.Length));
+        int predicted = 0, wrong = 0;
         for (int b = 0; b < batch.BatchSize; b++)
         {
-            int[] input = Row(batch.InputIds, b, 256);
-            int[] labels = Row(batch.Labels, b, 256);
-            for (int t = 0; t < 256; t++)
+            ReadOnlySpan<int> segment = segments[b].Span;
+            for (int t = 0; t < 120; t++)
             {
-                bool target = labels[t] != TrainingBatch.IgnoreIndex;
-                Assert.Equal(target ? Mask : segments[b].Span[t], input[t]);
-                Assert.Equal(segments[b].Span[t], target ? labels[t] : input[t]);
+                int input = batch.InputIds[b * 120 + t], label = batch.Labels[b * 120 + t];
+                bool target = label != TrainingBatch.IgnoreIndex;
+                // A target is masked in the input and its label is the token; the rest is the token itself.
+                wrong += (target ? input == Mask && label == segment[t] : input == segment[t]) ? 0 : 1;
                 predicted += target ? 1 : 0;
             }
         }
-        Assert.InRange(predicted / (120 * 256.0), 1.0 / 6 - 0.01, 1.0 / 6 + 0.01);
+        Assert.Equal(0, wrong);
+        Assert.InRange(predicted / (250 * 120.0), 1.0 / 6 - 0.01, 1.0 / 6 + 0.01);
         Assert.Equal(predicted, batch.TargetCount);
         // HF's target_mapping: the identity.
-        float[] identity = new float[256 * 256];
-        for (int i = 0; i < 256; i++)
+        float[] identity = new float[120 * 120];
+        for (int i = 0; i < 120; i++)
         {
-            identity[i * 256 + i] = 1f;
+            identity[i * 120 + i] = 1f;
         }
-        Assert.True(identity.AsSpan().SequenceEqual(batch.TargetMapping.AsSpan(0, 256 * 256)));
+        Assert.True(identity.AsSpan().SequenceEqual(batch.TargetMapping.AsSpan(0, 120 * 120)));
     }
 
     [Fact]
