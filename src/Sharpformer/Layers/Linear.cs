@@ -4,7 +4,7 @@ using Sharpformer.Tensors;
 namespace Sharpformer.Layers;
 
 /// <summary>y = x·W + b over rows, with W stored either way round (see <see cref="WeightLayout"/>).</summary>
-public sealed class Linear
+public sealed partial class Linear
 {
     public Linear(Tensor weight, Tensor? bias, WeightLayout layout)
     {

@@ -9,7 +9,7 @@ namespace Sharpformer.Layers;
 /// The mask kind (causal or bidirectional) and an optional local window are the only differences between
 /// GPT's decoder attention and BERT's encoder attention.
 /// </summary>
-public sealed class MultiHeadAttention
+public sealed partial class MultiHeadAttention
 {
     [ThreadStatic]
     private static float[]? t_scores;

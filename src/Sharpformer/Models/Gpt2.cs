@@ -116,7 +116,7 @@ public sealed record ModelOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenSta
 /// GPT2LMHeadModel: token + learned position embeddings, pre-norm blocks (ln → attention → residual,
 /// ln → MLP → residual), final ln_f, and an lm_head tied to the token embeddings.
 /// </summary>
-public sealed class Gpt2Model : ILanguageModel
+public sealed partial class Gpt2Model : ILanguageModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Block[] _blocks;
@@ -274,9 +274,14 @@ public sealed class Gpt2Model : ILanguageModel
         public Memory<float> Last(int length) => Grow(ref _last, length);
     }
 
+    /// <summary>The forward pass. With <paramref name="rowCaches"/> (continuous batching), row b has its own cache and <paramref name="cache"/> is unused.</summary>
     internal void Run(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> positionIds, int[]? attentionMask, int maskRowStride, int batchSize, int tokenCount,
-        KvCache cache, Workspace workspace, List<Tensor>? hiddenStates, bool lastPositionOnly, Span<float> logits)
+        KvCache? cache, Workspace workspace, List<Tensor>? hiddenStates, bool lastPositionOnly, Span<float> logits, IReadOnlyList<KvCache>? rowCaches = null)
     {
+        if ((cache is null) == (rowCaches is null))
+        {
+            throw new ArgumentException("pass either one cache for the batch or one cache per row");
+        }
         int hidden = Config.HiddenSize;
         int rows = batchSize * tokenCount;
         var x = workspace.Hidden(rows * hidden).Span;
@@ -301,7 +306,14 @@ public sealed class Gpt2Model : ILanguageModel
             var block = _blocks[layer];
             // Pre-norm attention with residual (GPT-2 moved the norm before each sub-block, unlike BERT/BART).
             block.AttentionNorm.Forward(x, normed);
-            block.Attention.Forward(normed, batchSize, tokenCount, cache, layer, attentionMask, maskRowStride, branch, scratch);
+            if (cache is not null)
+            {
+                block.Attention.Forward(normed, batchSize, tokenCount, cache, layer, attentionMask, maskRowStride, branch, scratch);
+            }
+            else
+            {
+                block.Attention.ForwardRows(normed, rowCaches!, layer, branch, scratch);
+            }
             System.Numerics.Tensors.TensorPrimitives.Add(x, branch, x);
             // Pre-norm MLP with residual.
             block.MlpNorm.Forward(x, normed);
