@@ -1,6 +1,6 @@
 using Sharpformer.Tensors;
 
-namespace Sharpformer.Tests.Tensors;
+namespace Sharpformer.Tests;
 
 /// <summary>Rng helpers the objectives use: Poisson draws, shuffles, permutations.</summary>
 public sealed class RngSamplingTests
