@@ -21,6 +21,7 @@ public static class CommandLine
         root.Add(TokenizeCommand.Create(output));
         root.Add(ForwardCommand.Create(output));
         root.Add(InfoCommand.Create(output));
+        root.Add(FewShotCommand.Create(output));
         root.Add(FillMaskCommand.Create(output));
         root.Add(EmbedCommand.Create(output, error));
         root.Add(ConvertCommand.Create(output));

@@ -89,6 +89,49 @@ public sealed class Rng
             destination[i] = low + (high - low) * NextFloat();
         }
     }
+
+    /// <summary>True with probability <paramref name="probability"/>.</summary>
+    public bool NextBernoulli(double probability) => NextDouble() < probability;
+
+    /// <summary>Poisson(<paramref name="lambda"/>) by Knuth's product of uniforms (fine for the small λ of span masking).</summary>
+    public int NextPoisson(double lambda)
+    {
+        if (!(lambda > 0 && lambda <= 500))
+        {
+            throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "Poisson lambda must be in (0, 500].");
+        }
+        double limit = Math.Exp(-lambda);
+        double product = NextDouble();
+        int count = 0;
+        while (product > limit)
+        {
+            product *= NextDouble();
+            count++;
+        }
+        return count;
+    }
+
+    /// <summary>Fisher-Yates shuffle in place.</summary>
+    public void Shuffle<T>(Span<T> items)
+    {
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+
+    /// <summary>A uniformly random permutation of 0 … <paramref name="count"/>-1.</summary>
+    public int[] Permutation(int count)
+    {
+        int[] order = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            order[i] = i;
+        }
+        Shuffle<int>(order);
+        return order;
+    }
 }
 
 /// <summary>The four 32-bit words of an <see cref="Rng"/>; <see cref="ToString"/> and <see cref="Parse"/> round-trip them as hex.</summary>
