@@ -71,6 +71,7 @@ internal static class TrainCommand
     private static int Train(RunSetup run, TrainerOptions options, TextWriter output, CancellationToken cancellation)
     {
         var objectiveKind = TrainingCatalog.Objective(run.Objective);
+        TrainingCatalog.RequireTrainable(objectiveKind);
         int sources = (run.Preset is null ? 0 : 1) + (run.Init is null ? 0 : 1) + (run.Resume is null ? 0 : 1);
         if (sources != 1)
         {

@@ -65,6 +65,8 @@ public sealed class Gpt2TrainableModel : ITrainableModel
 
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
+    public Rng? DropoutRng => _dropoutRng;
+
     public LossResult ForwardBackward(TrainingBatch batch, float gradientScale = 1f)
     {
         var tape = new Tape(_gradients, _dropoutRng);

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Sharpformer.IO;
+using Sharpformer.Models;
 using Sharpformer.Tokenizers;
+using Sharpformer.Training.Objectives;
 
 namespace Sharpformer.Training;
 
@@ -47,11 +49,16 @@ public static class TrainingCatalog
         }),
     ];
 
-    private static readonly Dictionary<string, TrainableModelKind> ModelKinds = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, TrainableModelKind> ModelKinds = new(StringComparer.Ordinal)
+    {
+        ["gpt2"] = new("gpt2",
+            (config, seed) => Gpt2TrainableModel.CreateRandom(Gpt2Config.FromHf(config), seed, Gpt2Dropout.FromHf(config)),
+            (folder, seed) => Gpt2TrainableModel.Load(folder, seed)),
+    };
 
     private static readonly List<ObjectiveKind> ObjectiveKinds =
     [
-        new("clm", "gpt2", "causal language modelling (next token)", null),
+        new("clm", "gpt2", "causal language modelling (next token)", (tokenizer, vocabSize) => new CausalLmObjective(EndOfText(tokenizer), vocabSize)),
         new("mlm", "bert", "masked language modelling (15%, 80/10/10)", null),
         new("denoise", "bart", "BART denoising (text infilling, sentence permutation)", null),
         new("span", "t5", "T5 span corruption (15%, mean span 3, sentinels)", null),
@@ -60,6 +67,10 @@ public static class TrainingCatalog
     ];
 
     public static IReadOnlyList<ObjectiveKind> Objectives => ObjectiveKinds;
+
+    // GPT-2 separates documents with <|endoftext|>.
+    private static int EndOfText(Tokenizer tokenizer) =>
+        tokenizer.TokenToId("<|endoftext|>") ?? throw new ArgumentException("the tokenizer has no <|endoftext|> token to separate documents for clm");
 
     public static TrainingPreset Preset(string name) =>
         Presets.FirstOrDefault(preset => preset.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
@@ -73,11 +84,18 @@ public static class TrainingCatalog
     public static ITrainingObjective CreateObjective(string name, Tokenizer tokenizer, int vocabSize)
     {
         var kind = Objective(name);
+        RequireTrainable(kind);
+        return kind.Create!(tokenizer, vocabSize);
+    }
+
+    /// <summary>Throws a clear error when the objective or its model family cannot train yet.</summary>
+    public static void RequireTrainable(ObjectiveKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
         if (kind.Create is null || !ModelKinds.ContainsKey(kind.ModelType))
         {
-            throw new NotSupportedException($"objective {name} ({kind.Description}) trains a {kind.ModelType} model, which is not yet trainable (trainable: {Trainable})");
+            throw new NotSupportedException($"objective {kind.Name} ({kind.Description}) trains a {kind.ModelType} model, which is not yet trainable (trainable: {Trainable})");
         }
-        return kind.Create(tokenizer, vocabSize);
     }
 
     private static string Trainable => ModelKinds.Count == 0 ? "none yet" : string.Join(", ", ModelKinds.Keys);
