@@ -14,9 +14,12 @@ public static class Program
         ("ceilings", "memory read bandwidth and fp32 FMA peak of this machine, now", CeilingsBench.Run),
         ("matmul", "MatMul.Forward at GPT-2 decode and prefill shapes, against the ceilings", MatMulBench.Run),
         ("gpt2", "GPT-2 124M-shaped model (random weights): decode and prefill tok/s, against the ceilings", ModelBench.Run),
+        ("train", "GPT-2 124M-shaped training step (random weights), batch 4 × 64: forward + backward tok/s, against the FMA peak", TrainBench.Run),
+        ("train-encoders", "BERT-base MLM and t5-small seq2seq training steps (random weights), batch 2 × 64 (→ 32): tok/s, against the FMA peak", EncoderTrainBench.Run),
+        ("neo", "GPT-Neo-125M-shaped (random weights): decode tok/s at context 2048, local/global layers vs all dense", GptNeoBench.Run),
         ("t5", "t5-small-shaped encoder-decoder (random weights): decode tok/s, against the read bandwidth", EncoderDecoderBench.Run),
         ("bert", "BERT-base-shaped encoder (random weights), seq 128: sentences/s at batch 1 and 16, against the FMA peak", BertBench.Run),
-        ("serve", "HTTP server load test on loopback: 50 streaming clients × 20 completions (tiny-gpt2): req/s, TTFT, failures, RSS", ServeLoadBench.Run),
+        ("serve", "HTTP server on loopback: load (50 streaming clients × 20 completions, tiny-gpt2: req/s, TTFT, failures, RSS) and batching (8 clients, shared decode steps vs one at a time)", ServeLoadBench.Run),
     ];
 
     public static int Main(string[] args)

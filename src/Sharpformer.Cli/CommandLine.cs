@@ -15,16 +15,19 @@ public static class CommandLine
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("Sharpformer: GPT-2 and friends in pure C#. Load Hugging Face checkpoints, generate, inspect.");
+        var root = new RootCommand("Sharpformer: GPT-2 and friends in pure C#. Load Hugging Face checkpoints, generate, inspect, train.");
         root.Add(GenerateCommand.Create(output));
         root.Add(Text2TextCommand.Create(output));
         root.Add(TokenizeCommand.Create(output));
         root.Add(ForwardCommand.Create(output));
         root.Add(InfoCommand.Create(output));
+        root.Add(FewShotCommand.Create(output));
         root.Add(FillMaskCommand.Create(output));
         root.Add(EmbedCommand.Create(output, error));
         root.Add(ConvertCommand.Create(output));
         root.Add(ServeCommand.Create(output));
+        root.Add(TrainCommand.Create(output));
+        root.Add(EvalCommand.Create(output));
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction parseError)
         {

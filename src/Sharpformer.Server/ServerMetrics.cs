@@ -7,7 +7,7 @@ namespace Sharpformer.Server;
 /// <summary>Counters for GET /metrics in Prometheus' text format; lock-free so the hot path only adds.</summary>
 public sealed class ServerMetrics
 {
-    private static readonly string[] Endpoints = ["/v1/completions", "/v1/embeddings", "/v1/models", "/health", "/metrics"];
+    private static readonly string[] Endpoints = ["/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/metrics"];
     private readonly ConcurrentDictionary<(string Endpoint, int Status), long> _requests = new();
     private long _tokensGenerated;
     private long _decodeTicks;
@@ -37,7 +37,7 @@ public sealed class ServerMetrics
         Interlocked.Increment(ref _firstTokenCount);
     }
 
-    public string Render(RequestGate gate)
+    public string Render(RequestGate gate, Sharpformer.Generation.ContinuousBatcher? batcher = null)
     {
         var text = new StringBuilder();
         Header(text, "sharpformer_requests_total", "counter", "HTTP requests by endpoint and status code");
@@ -55,6 +55,12 @@ public sealed class ServerMetrics
         text.Append(CultureInfo.InvariantCulture, $"sharpformer_time_to_first_token_seconds_count {Interlocked.Read(ref _firstTokenCount)}\n");
         Metric(text, "sharpformer_requests_running", "gauge", "requests holding a generation slot", gate.Running);
         Metric(text, "sharpformer_queue_length", "gauge", "requests waiting for a slot", gate.Waiting);
+        if (batcher is not null)
+        {
+            Metric(text, "sharpformer_batch_sequences", "gauge", "sequences in the running decode batch", batcher.Active);
+            Metric(text, "sharpformer_batch_steps_total", "counter", "batched decode steps", batcher.Steps);
+            Metric(text, "sharpformer_batch_rows_total", "counter", "sequence rows summed over decode steps (÷ steps = mean batch size)", batcher.RowsStepped);
+        }
         return text.ToString();
     }
 

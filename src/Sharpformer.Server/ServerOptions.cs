@@ -20,8 +20,11 @@ public sealed record ServerOptions
     /// <summary>Most prompts (or embedding inputs) in one request.</summary>
     public int MaxPrompts { get; init; } = 32;
 
-    /// <summary>Requests generating at once; more wait in the queue.</summary>
-    public int MaxConcurrency { get; init; } = 4;
+    /// <summary>Requests generating at once (their sequences share decode steps); more wait in the queue.</summary>
+    public int MaxConcurrency { get; init; } = 16;
+
+    /// <summary>Most sequences (requests × n) that share one decode step; more wait to join (continuous batching).</summary>
+    public int MaxBatchSize { get; init; } = 32;
 
     /// <summary>Requests allowed to wait for a slot; beyond that, 429.</summary>
     public int MaxQueue { get; init; } = 32;

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Sharpformer.Server;
 
-/// <summary>The OpenAI-compatible HTTP server: /health, /metrics, /v1/models, /v1/completions, /v1/embeddings.</summary>
+/// <summary>The OpenAI-compatible HTTP server: /health, /metrics, /v1/models, /v1/completions, /v1/chat/completions, /v1/embeddings.</summary>
 public static class SharpformerServer
 {
     /// <summary>
@@ -40,7 +40,11 @@ public static class SharpformerServer
         var app = builder.Build();
         gate ??= new RequestGate(options.MaxConcurrency, options.MaxQueue);
         var metrics = new ServerMetrics();
-        var completions = new CompletionEndpoint(models, options, gate, metrics);
+        // One scheduler for the app: every generation joins the same batch of decode steps.
+        var scheduler = new GenerationScheduler(models.Generator, options.MaxBatchSize);
+        app.Lifetime.ApplicationStopped.Register(scheduler.Dispose);
+        var completions = new CompletionEndpoint(models, options, gate, metrics, scheduler);
+        var chat = new ChatEndpoint(models, options, gate, metrics, scheduler);
         var embeddings = new EmbeddingEndpoint(models, options, gate);
         app.Use(async (context, next) =>
         {
@@ -54,15 +58,12 @@ public static class SharpformerServer
             }
         });
         app.MapGet("/health", () => TypedResults.Json(new HealthResponse("ok", models.GeneratorName, models.EmbedderName), ServerJson.Default.HealthResponse));
-        app.MapGet("/metrics", () => TypedResults.Text(metrics.Render(gate), "text/plain; version=0.0.4"));
+        app.MapGet("/metrics", () => TypedResults.Text(metrics.Render(gate, scheduler.Batcher), "text/plain; version=0.0.4"));
         app.MapGet("/v1/models", () => TypedResults.Json(ListModels(models), ServerJson.Default.ModelList));
         // Typed as Func so minimal APIs write the returned IResult (a RequestDelegate would drop it).
         app.MapPost("/v1/completions", (Func<HttpContext, Task<IResult>>)completions.HandleAsync);
         app.MapPost("/v1/embeddings", (Func<HttpContext, Task<IResult>>)embeddings.HandleAsync);
-        // No chat templates yet: a clear answer beats the generic 404 an OpenAI chat client would otherwise get.
-        app.MapPost("/v1/chat/completions", (Func<IResult>)(() => throw RequestException.Invalid("model",
-            $"chat completions need a chat template, which this server does not apply yet: use /v1/completions with {models.GeneratorName}",
-            "chat_template_unsupported")));
+        app.MapPost("/v1/chat/completions", (Func<HttpContext, Task<IResult>>)chat.HandleAsync);
         app.MapFallback((Func<HttpContext, Task<IResult>>)(context => throw new RequestException(404,
             $"no endpoint {context.Request.Method} {context.Request.Path}", null, "unknown_url")));
         return app;

@@ -1,4 +1,7 @@
+using System.ClientModel;
 using System.Text.RegularExpressions;
+using OpenAI;
+using OpenAI.Chat;
 using Sharpformer.Generation;
 using Sharpformer.Models;
 using Sharpformer.Pipelines;
@@ -84,6 +87,33 @@ public sealed partial class ReadmeTests
         }
     }
 
+    [Fact]
+    public void FewShotExample()
+    {
+        string previous = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(RepositoryRoot());
+        try
+        {
+            using var fewShotGenerator = TextGenerator.Load("models/tiny-gpt2");
+            var fewShot = new FewShot(fewShotGenerator);
+            FewShotExample[] examples = [new("cat", "animal"), new("rose", "plant"), new("dog", "animal")];
+            string prompt = fewShot.BuildPrompt(examples, "tulip", instruction: "Is it a plant or an animal?");
+            FewShotAnswer answer = fewShot.Answer(examples, "tulip", instruction: "Is it a plant or an animal?");
+            IReadOnlyList<CandidateScore> ranked = fewShot.Score(examples, "tulip", ["plant", "animal"]);
+            Console.WriteLine($"{answer.Answer} | best candidate: {ranked[0].Candidate} ({ranked[0].MeanLogLikelihood:0.00} per token)");
+
+            Assert.Equal(prompt, answer.Prompt);
+            Assert.StartsWith("Is it a plant or an animal?\n\nInput: cat\nOutput: animal\n\n", prompt, StringComparison.Ordinal);
+            Assert.DoesNotContain("\n\n", answer.Answer, StringComparison.Ordinal); // cut at the example boundary
+            Assert.Equal(2, ranked.Count);
+            Assert.True(ranked[0].MeanLogLikelihood >= ranked[1].MeanLogLikelihood);
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previous);
+        }
+    }
+
     private static void ModelAndCache()
     {
         using var model = (Gpt2Model)ModelRegistry.Load("models/tiny-gpt2");
@@ -100,5 +130,28 @@ public sealed partial class ReadmeTests
         Assert.Equal(model.Config.LayerCount + 1, output.HiddenStates!.Count);
         var recomputed = model.Forward([.. ids, next], 1, ids.Length + 1).Logits.Span[^model.VocabSize..];
         Goldens.AssertClose(recomputed, step.Logits.Span, 1e-4f, "cached step vs recompute");
+    }
+
+    [Fact]
+    public async Task OpenAiClientExample()
+    {
+        // The server over a copy of tiny-gpt2 with a ChatML template, and tiny-bert; the README's URL is its usual address.
+        var fixture = new Server.ChatServerFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            var endpoint = new Uri(fixture.Host.Client.BaseAddress!, "/v1"); // README: var endpoint = new Uri("http://127.0.0.1:8080/v1");
+            var client = new OpenAIClient(new ApiKeyCredential("KEY"), new OpenAIClientOptions { Endpoint = endpoint });
+            ChatCompletion reply = client.GetChatClient("tiny-gpt2").CompleteChat([new UserChatMessage("Hi there")], new ChatCompletionOptions { MaxOutputTokenCount = 8 }).Value;
+            Console.WriteLine(reply.Content[0].Text);
+            ReadOnlyMemory<float> vector = client.GetEmbeddingClient("tiny-bert").GenerateEmbedding("some text").Value.ToFloats();
+
+            Assert.Equal(8, reply.Usage.OutputTokenCount);
+            Assert.Equal(fixture.Host.Models.Embedder!.Embed(["some text"], Pooling.Mean, normalize: true)[0].Vector, vector.ToArray());
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
     }
 }

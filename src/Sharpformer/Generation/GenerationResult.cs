@@ -45,4 +45,34 @@ public sealed class GenerationResult
 /// final with this token (held back while it may be an incomplete character or the start of a stop string).
 /// <see cref="FinishReason"/> is set on the last token.
 /// </summary>
-public readonly record struct GeneratedToken(int TokenId, int Index, FinishReason? FinishReason, string? TextDelta);
+public readonly record struct GeneratedToken(int TokenId, int Index, FinishReason? FinishReason, string? TextDelta)
+{
+    /// <summary>Set when the caller asked for log-probabilities (<see cref="ContinuousBatcher"/>).</summary>
+    public TokenLogprobs? Logprobs { get; init; }
+}
+
+/// <summary>
+/// The model's log-probability of a chosen token and of the most likely tokens at that position, from the raw
+/// logits (before temperature, top-p and the other processors, as vLLM reports them), best first.
+/// </summary>
+public sealed record TokenLogprobs(float Logprob, int[] TopIds, float[] TopLogprobs)
+{
+    /// <summary>log_softmax of <paramref name="logits"/> at <paramref name="tokenId"/>, and its <paramref name="top"/> best entries.</summary>
+    public static TokenLogprobs From(ReadOnlySpan<float> logits, int tokenId, int top, Span<float> scratch)
+    {
+        var logprobs = scratch[..logits.Length];
+        logits.CopyTo(logprobs);
+        Sampler.LogSoftmax(logprobs);
+        var best = new TopCandidates(Math.Max(1, Math.Min(top, logits.Length)));
+        best.SelectFrom(logprobs);
+        int count = Math.Min(top, best.Count);
+        var ids = new int[count];
+        var values = new float[count];
+        for (int rank = 0; rank < count; rank++)
+        {
+            ids[rank] = best.Index(rank);
+            values[rank] = best.Score(rank);
+        }
+        return new TokenLogprobs(logprobs[tokenId], ids, values);
+    }
+}

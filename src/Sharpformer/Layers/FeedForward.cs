@@ -41,7 +41,7 @@ public static class ActivationNames
 }
 
 /// <summary>Position-wise MLP: down(act(up(x))).</summary>
-public sealed class FeedForward
+public sealed partial class FeedForward
 {
     public FeedForward(Linear up, Linear down, Activation activation)
     {

@@ -4,7 +4,7 @@ using Sharpformer.Tensors;
 namespace Sharpformer.Layers;
 
 /// <summary>torch.nn.LayerNorm over the last dimension.</summary>
-public sealed class LayerNorm
+public sealed partial class LayerNorm
 {
     public LayerNorm(Tensor weight, Tensor? bias, float epsilon)
     {
@@ -26,7 +26,7 @@ public sealed class LayerNorm
 }
 
 /// <summary>RMS norm (T5LayerNorm): no mean subtraction, no bias.</summary>
-public sealed class RmsNorm
+public sealed partial class RmsNorm
 {
     public RmsNorm(Tensor weight, float epsilon)
     {

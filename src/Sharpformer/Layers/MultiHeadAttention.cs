@@ -9,7 +9,7 @@ namespace Sharpformer.Layers;
 /// The mask kind (causal or bidirectional) and an optional local window are the only differences between
 /// GPT's decoder attention and BERT's encoder attention.
 /// </summary>
-public sealed class MultiHeadAttention
+public sealed partial class MultiHeadAttention
 {
     [ThreadStatic]
     private static float[]? t_scores;
@@ -67,6 +67,12 @@ public sealed class MultiHeadAttention
 
     /// <summary>0 = every visible key; N = only the last N keys up to the query (GPT-Neo local layers).</summary>
     public int LocalWindow { get; init; }
+
+    /// <summary>The same attention restricted to the last <paramref name="window"/> keys (0 = unrestricted).</summary>
+    public MultiHeadAttention WithLocalWindow(int window) =>
+        window >= 0
+            ? new MultiHeadAttention(Fused, Query, Key, Value, Output, HeadCount, HeadDim, Scale, Kind) { LocalWindow = window }
+            : throw new ArgumentOutOfRangeException(nameof(window), $"a local window must be ≥ 0, got {window}");
 
     public int InnerWidth => HeadCount * HeadDim;
 
@@ -156,11 +162,14 @@ public sealed class MultiHeadAttention
     {
         int inner = InnerWidth;
         int keyCount = cache.LayerLength(layer);
+        // A local layer's cache may have dropped keys before keyStart; the mask still covers every position.
+        int keyStart = cache.LayerStart(layer);
         int queryOffset = keyCount - tokenCount;
-        int maskStride = maskRowStride == 0 ? keyCount : maskRowStride;
-        if (!attentionMask.IsEmpty && (maskStride < keyCount || attentionMask.Length < (batchSize - 1) * maskStride + keyCount))
+        int maskStride = maskRowStride == 0 ? keyStart + keyCount : maskRowStride;
+        if (!attentionMask.IsEmpty && (maskStride < keyStart + keyCount || attentionMask.Length < (batchSize - 1) * maskStride + keyStart + keyCount))
         {
-            throw new ArgumentException($"attention mask holds {attentionMask.Length} values; [batch {batchSize}, keys {keyCount}] needs {batchSize * keyCount}");
+            throw new ArgumentException(
+                $"attention mask holds {attentionMask.Length} values; [batch {batchSize}, keys {keyStart + keyCount}] needs {batchSize * (keyStart + keyCount)}");
         }
         if (!positionBias.IsEmpty && positionBias.Length != HeadCount * tokenCount * keyCount)
         {
@@ -172,7 +181,7 @@ public sealed class MultiHeadAttention
         {
             int b = index / headCount, h = index % headCount;
             var scores = t_scores is { } buffer && buffer.Length >= keyCount ? buffer : (t_scores = new float[Math.Max(keyCount, 256)]);
-            var mask = attentionMask.IsEmpty ? ReadOnlySpan<int>.Empty : attentionMask.Span.Slice(b * maskStride, keyCount);
+            var mask = attentionMask.IsEmpty ? ReadOnlySpan<int>.Empty : attentionMask.Span.Slice(b * maskStride + keyStart, keyCount);
             var bias = positionBias.IsEmpty ? ReadOnlySpan<float>.Empty : positionBias.Span.Slice(h * tokenCount * keyCount, tokenCount * keyCount);
             Attention.Head(queries.Span.Slice(b * tokenCount * queryStride + h * headDim), queryStride,
                 cache.Keys(layer, b, h).Span, cache.Values(layer, b, h).Span, mask, bias,

@@ -116,7 +116,7 @@ public sealed record BartConfig(
 /// encoder and decoder blocks (sub-block → residual → LayerNorm, as the original Transformer), an lm_head tied to
 /// the shared embeddings, plus final_logits_bias.
 /// </summary>
-public sealed class BartModel : EncoderDecoderModel
+public sealed partial class BartModel : EncoderDecoderModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Tensor _tokenEmbedding;

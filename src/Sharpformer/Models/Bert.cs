@@ -113,7 +113,7 @@ public sealed record BertOutput(Tensor LastHiddenState, Tensor? PoolerOutput, IR
 /// BertModel: word + position + token-type embeddings under a LayerNorm, then post-norm blocks
 /// (x = LN(x + Attention(x)); x = LN(x + FFN(x))) with bidirectional attention, and a tanh pooler over [CLS].
 /// </summary>
-public sealed class BertModel
+public sealed partial class BertModel
 {
     private readonly Tensor _wordEmbedding;      // [vocab, hidden]
     private readonly Tensor _positionEmbedding;  // [positions, hidden]
@@ -280,7 +280,7 @@ public sealed record MaskedLMOutput(Tensor Logits, Tensor? NextSentenceLogits, B
 /// BertModel, as sentence-transformers saves) loads as an encoder only, for embeddings.
 /// Implements <see cref="ILanguageModel"/> so the registry can load it; it cannot generate.
 /// </summary>
-public sealed class BertForMaskedLM : ILanguageModel
+public sealed partial class BertForMaskedLM : ILanguageModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Linear? _transform;         // cls.predictions.transform.dense [hidden, hidden]

@@ -116,7 +116,7 @@ public sealed record ModelOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenSta
 /// GPT2LMHeadModel: token + learned position embeddings, pre-norm blocks (ln → attention → residual,
 /// ln → MLP → residual), final ln_f, and an lm_head tied to the token embeddings.
 /// </summary>
-public sealed class Gpt2Model : ILanguageModel
+public sealed partial class Gpt2Model : ILanguageModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Block[] _blocks;
@@ -125,13 +125,23 @@ public sealed class Gpt2Model : ILanguageModel
     private readonly LayerNorm _finalNorm;
     private readonly Linear _head;               // [vocab, hidden]: nn.Linear layout, tied to wte
 
-    private sealed record Block(LayerNorm AttentionNorm, MultiHeadAttention Attention, LayerNorm MlpNorm, FeedForward Mlp);
+    internal sealed record Block(LayerNorm AttentionNorm, MultiHeadAttention Attention, LayerNorm MlpNorm, FeedForward Mlp);
 
     public Gpt2Model(Gpt2Config config, Func<string, int[], Tensor> weights, Checkpoint? owner = null)
+        : this(config, "gpt2", weights, owner, layer => Gpt2Block(config, weights, layer))
+    {
+    }
+
+    /// <summary>
+    /// The decoder core shared by GPT-2-shaped families (GPT-Neo): embeddings, ln_f and lm_head under GPT-2's names,
+    /// blocks from <paramref name="blockFactory"/>.
+    /// </summary>
+    internal Gpt2Model(Gpt2Config config, string modelType, Func<string, int[], Tensor> weights, Checkpoint? owner, Func<int, Block> blockFactory)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
         Config = config;
+        ModelType = modelType;
         _checkpoint = owner;
         int hidden = config.HiddenSize;
         _tokenEmbedding = weights("transformer.wte.weight", [config.VocabSize, hidden]);
@@ -139,26 +149,7 @@ public sealed class Gpt2Model : ILanguageModel
         _blocks = new Block[config.LayerCount];
         for (int layer = 0; layer < config.LayerCount; layer++)
         {
-            string prefix = $"transformer.h.{layer}.";
-            Tensor Weight(string name, params int[] shape) => weights(prefix + name, shape);
-            float scale = config.ScaleAttentionWeights ? 1f / MathF.Sqrt(config.HeadDim) : 1f;
-            if (config.ScaleAttentionByInverseLayerIndex)
-            {
-                scale /= layer + 1; // GPT-2 option used by some fine-tunes: deeper layers get flatter attention.
-            }
-            var attention = MultiHeadAttention.WithFusedProjection(
-                new Linear(Weight("attn.c_attn.weight", hidden, 3 * hidden), Weight("attn.c_attn.bias", 3 * hidden), WeightLayout.InputMajor),
-                new Linear(Weight("attn.c_proj.weight", hidden, hidden), Weight("attn.c_proj.bias", hidden), WeightLayout.InputMajor),
-                config.HeadCount, scale, AttentionKind.Causal);
-            var mlp = new FeedForward(
-                new Linear(Weight("mlp.c_fc.weight", hidden, config.InnerSize), Weight("mlp.c_fc.bias", config.InnerSize), WeightLayout.InputMajor),
-                new Linear(Weight("mlp.c_proj.weight", config.InnerSize, hidden), Weight("mlp.c_proj.bias", hidden), WeightLayout.InputMajor),
-                config.Activation);
-            _blocks[layer] = new Block(
-                new LayerNorm(Weight("ln_1.weight", hidden), Weight("ln_1.bias", hidden), config.LayerNormEpsilon),
-                attention,
-                new LayerNorm(Weight("ln_2.weight", hidden), Weight("ln_2.bias", hidden), config.LayerNormEpsilon),
-                mlp);
+            _blocks[layer] = blockFactory(layer);
         }
         _finalNorm = new LayerNorm(weights("transformer.ln_f.weight", [hidden]), weights("transformer.ln_f.bias", [hidden]), config.LayerNormEpsilon);
         // The lm_head is tied to wte (HF drops lm_head.weight from the file) unless the config unties it.
@@ -167,15 +158,45 @@ public sealed class Gpt2Model : ILanguageModel
         SpecialTokens = new SpecialTokens(config.BosTokenId, [config.EosTokenId], -1);
     }
 
+    private static Block Gpt2Block(Gpt2Config config, Func<string, int[], Tensor> weights, int layer)
+    {
+        int hidden = config.HiddenSize;
+        string prefix = $"transformer.h.{layer}.";
+        Tensor Weight(string name, params int[] shape) => weights(prefix + name, shape);
+        float scale = config.ScaleAttentionWeights ? 1f / MathF.Sqrt(config.HeadDim) : 1f;
+        if (config.ScaleAttentionByInverseLayerIndex)
+        {
+            scale /= layer + 1; // GPT-2 option used by some fine-tunes: deeper layers get flatter attention.
+        }
+        var attention = MultiHeadAttention.WithFusedProjection(
+            new Linear(Weight("attn.c_attn.weight", hidden, 3 * hidden), Weight("attn.c_attn.bias", 3 * hidden), WeightLayout.InputMajor),
+            new Linear(Weight("attn.c_proj.weight", hidden, hidden), Weight("attn.c_proj.bias", hidden), WeightLayout.InputMajor),
+            config.HeadCount, scale, AttentionKind.Causal);
+        var mlp = new FeedForward(
+            new Linear(Weight("mlp.c_fc.weight", hidden, config.InnerSize), Weight("mlp.c_fc.bias", config.InnerSize), WeightLayout.InputMajor),
+            new Linear(Weight("mlp.c_proj.weight", config.InnerSize, hidden), Weight("mlp.c_proj.bias", hidden), WeightLayout.InputMajor),
+            config.Activation);
+        return new Block(
+            new LayerNorm(Weight("ln_1.weight", hidden), Weight("ln_1.bias", hidden), config.LayerNormEpsilon),
+            attention,
+            new LayerNorm(Weight("ln_2.weight", hidden), Weight("ln_2.bias", hidden), config.LayerNormEpsilon),
+            mlp);
+    }
+
     public static ILanguageModel Load(Checkpoint checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var config = Gpt2Config.FromHf(checkpoint.Config);
-        var model = new Gpt2Model(config, checkpoint.Read, checkpoint);
+        return WithGenerationConfig(new Gpt2Model(config, checkpoint.Read, checkpoint), checkpoint);
+    }
+
+    /// <summary>Special tokens from generation_config.json where present, else config.json.</summary>
+    internal static Gpt2Model WithGenerationConfig(Gpt2Model model, Checkpoint checkpoint)
+    {
         var generation = checkpoint.GenerationConfig;
-        int[] eos = generation?.GetIdList("eos_token_id") is { Length: > 0 } ids ? ids : [config.EosTokenId];
+        int[] eos = generation?.GetIdList("eos_token_id") is { Length: > 0 } ids ? ids : [model.Config.EosTokenId];
         int pad = generation?.GetIntOrNull("pad_token_id") ?? checkpoint.Config.GetIntOrNull("pad_token_id") ?? -1;
-        model.SpecialTokens = new SpecialTokens(generation?.GetIntOrNull("bos_token_id") ?? config.BosTokenId, eos, pad);
+        model.SpecialTokens = new SpecialTokens(generation?.GetIntOrNull("bos_token_id") ?? model.Config.BosTokenId, eos, pad);
         return model;
     }
 
@@ -188,7 +209,7 @@ public sealed class Gpt2Model : ILanguageModel
 
     public Gpt2Config Config { get; }
 
-    public string ModelType => "gpt2";
+    public string ModelType { get; }
 
     public int VocabSize => Config.VocabSize;
 
@@ -198,8 +219,10 @@ public sealed class Gpt2Model : ILanguageModel
 
     public SpecialTokens SpecialTokens { get; private set; }
 
+    /// <summary>Local-attention layers (GPT-Neo) get a cache that keeps only their window.</summary>
     public KvCache CreateCache(int batchSize, int capacity) =>
-        new(Config.LayerCount, batchSize, Config.HeadCount, Config.HeadDim, Math.Min(capacity, Config.MaxPositions));
+        new(Config.LayerCount, batchSize, Config.HeadCount, Config.HeadDim, Math.Min(capacity, Config.MaxPositions),
+            _blocks.Any(block => block.Attention.LocalWindow > 0) ? [.. _blocks.Select(block => block.Attention.LocalWindow)] : null);
 
     /// <summary>
     /// Runs <paramref name="tokenCount"/> new tokens for each of <paramref name="batchSize"/> rows.
@@ -274,9 +297,14 @@ public sealed class Gpt2Model : ILanguageModel
         public Memory<float> Last(int length) => Grow(ref _last, length);
     }
 
+    /// <summary>The forward pass. With <paramref name="rowCaches"/> (continuous batching), row b has its own cache and <paramref name="cache"/> is unused.</summary>
     internal void Run(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> positionIds, int[]? attentionMask, int maskRowStride, int batchSize, int tokenCount,
-        KvCache cache, Workspace workspace, List<Tensor>? hiddenStates, bool lastPositionOnly, Span<float> logits)
+        KvCache? cache, Workspace workspace, List<Tensor>? hiddenStates, bool lastPositionOnly, Span<float> logits, IReadOnlyList<KvCache>? rowCaches = null)
     {
+        if ((cache is null) == (rowCaches is null))
+        {
+            throw new ArgumentException("pass either one cache for the batch or one cache per row");
+        }
         int hidden = Config.HiddenSize;
         int rows = batchSize * tokenCount;
         var x = workspace.Hidden(rows * hidden).Span;
@@ -301,7 +329,14 @@ public sealed class Gpt2Model : ILanguageModel
             var block = _blocks[layer];
             // Pre-norm attention with residual (GPT-2 moved the norm before each sub-block, unlike BERT/BART).
             block.AttentionNorm.Forward(x, normed);
-            block.Attention.Forward(normed, batchSize, tokenCount, cache, layer, attentionMask, maskRowStride, branch, scratch);
+            if (cache is not null)
+            {
+                block.Attention.Forward(normed, batchSize, tokenCount, cache, layer, attentionMask, maskRowStride, branch, scratch);
+            }
+            else
+            {
+                block.Attention.ForwardRows(normed, rowCaches!, layer, branch, scratch);
+            }
             System.Numerics.Tensors.TensorPrimitives.Add(x, branch, x);
             // Pre-norm MLP with residual.
             block.MlpNorm.Forward(x, normed);

@@ -12,7 +12,9 @@ public static class ModelRegistry
     static ModelRegistry()
     {
         Register("gpt2", Gpt2Model.Load);
+        Register("gpt_neo", GptNeoModel.Load);
         Register("bert", BertForMaskedLM.Load);
+        Register("xlnet", XLNetModel.Load);
         Register("bart", BartModel.Load);
         Register("t5", T5Model.Load);
     }

@@ -107,7 +107,7 @@ public sealed record T5Config(
 /// scores (computed from layer 0's table and shared by every layer), pre-norm blocks with bias-free RMS norm, no
 /// 1/sqrt(d) scaling, and a ReLU or gated-GELU feed-forward.
 /// </summary>
-public sealed class T5Model : EncoderDecoderModel
+public sealed partial class T5Model : EncoderDecoderModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Tensor _tokenEmbedding;

@@ -39,6 +39,20 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>The generator's whole state, to save with a training checkpoint so a resumed run draws the same numbers.</summary>
+    public RngState State
+    {
+        get => new(_s0, _s1, _s2, _s3);
+        set
+        {
+            if ((value.S0 | value.S1 | value.S2 | value.S3) == 0)
+            {
+                throw new ArgumentException("an all-zero xoshiro state never leaves zero", nameof(value));
+            }
+            (_s0, _s1, _s2, _s3) = (value.S0, value.S1, value.S2, value.S3);
+        }
+    }
+
     /// <summary>Uniform in [0, 1) with 24 bits of precision.</summary>
     public float NextFloat() => (NextUInt32() >> 8) * (1.0f / 16777216.0f);
 
@@ -74,5 +88,64 @@ public sealed class Rng
         {
             destination[i] = low + (high - low) * NextFloat();
         }
+    }
+
+    /// <summary>True with probability <paramref name="probability"/>.</summary>
+    public bool NextBernoulli(double probability) => NextDouble() < probability;
+
+    /// <summary>Poisson(<paramref name="lambda"/>) by Knuth's product of uniforms (fine for the small λ of span masking).</summary>
+    public int NextPoisson(double lambda)
+    {
+        if (!(lambda > 0 && lambda <= 500))
+        {
+            throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "Poisson lambda must be in (0, 500].");
+        }
+        double limit = Math.Exp(-lambda);
+        double product = NextDouble();
+        int count = 0;
+        while (product > limit)
+        {
+            product *= NextDouble();
+            count++;
+        }
+        return count;
+    }
+
+    /// <summary>Fisher-Yates shuffle in place.</summary>
+    public void Shuffle<T>(Span<T> items)
+    {
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+
+    /// <summary>A uniformly random permutation of 0 … <paramref name="count"/>-1.</summary>
+    public int[] Permutation(int count)
+    {
+        int[] order = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            order[i] = i;
+        }
+        Shuffle<int>(order);
+        return order;
+    }
+}
+
+/// <summary>The four 32-bit words of an <see cref="Rng"/>; <see cref="ToString"/> and <see cref="Parse"/> round-trip them as hex.</summary>
+public readonly record struct RngState(uint S0, uint S1, uint S2, uint S3)
+{
+    public override string ToString() => $"{S0:x8}{S1:x8}{S2:x8}{S3:x8}";
+
+    public static RngState Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length != 32 || !UInt128.TryParse(text, System.Globalization.NumberStyles.AllowHexSpecifier, null, out var value))
+        {
+            throw new FormatException($"'{text}' is not a random generator state (32 hex digits)");
+        }
+        return new((uint)(value >> 96), (uint)(value >> 64), (uint)(value >> 32), (uint)value);
     }
 }

@@ -48,4 +48,10 @@ public interface ITrainableModel
 
     /// <summary>Writes config.json and model.safetensors (HF names, each file via a temporary file + rename).</summary>
     void Save(string directory);
+
+    /// <summary>
+    /// The generator dropout draws from, saved with the training state so a resumed run drops the same units;
+    /// null when the model draws no random numbers.
+    /// </summary>
+    Rng? DropoutRng => null;
 }

@@ -33,6 +33,9 @@ public sealed record TrainingBatch(int BatchSize, int Length, int[] InputIds, in
     /// </summary>
     public byte[]? Visibility { get; init; }
 
+    /// <summary>BERT pretraining: [batch] next-sentence labels (0 = B follows A, 1 = random B; -100 = none); null = no NSP loss.</summary>
+    public int[]? NextSentenceLabels { get; init; }
+
     /// <summary>XLNet: [batch, length, length] perm_mask, 1 = query i may NOT see token j (HF's convention).</summary>
     public float[]? PermutationMask { get; init; }
 

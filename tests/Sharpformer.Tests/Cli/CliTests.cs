@@ -28,6 +28,37 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void InfoConfigShowsFlopsAndMemoryInEveryFormat()
+    {
+        var (code, output, _) = Run("info", "--config", "gpt3-small");
+        Assert.Equal(0, code);
+        Assert.Contains("125,226,240", output);
+        Assert.Contains("500.9 MB f32, 250.45 MB bf16, 125.23 MB int8", output); // 4, 2 and 1 bytes per parameter
+        Assert.Contains("+ 75.5 M attention", output);                           // 4 · 12 · 2048 · 768
+        Assert.Contains("150.99 MB f32", output);                                // 2 · 12 · 768 · 2048 · 4 bytes
+    }
+
+    [Fact]
+    public void InfoOnGptNeoCountsLocalLayersByTheirWindow()
+    {
+        var (code, output, _) = Run("info", "--config", "gpt-neo-125M");
+        Assert.Equal(0, code);
+        Assert.Contains("6 global layers, 6 local (window 256)", output);
+        Assert.Contains("84.93 MB f32", output); // (6 · 2048 + 6 · 256) · 2 · 768 · 4 bytes
+        var (folderCode, folderOutput, _) = Run("info", "--model", Fixture.File("gpt_neo"));
+        Assert.Equal(0, folderCode);
+        Assert.Contains("2 global layers, 2 local (window 8)", folderOutput);
+    }
+
+    [Fact]
+    public void InfoRefusesAnUnknownConfigByName()
+    {
+        var (code, _, error) = Run("info", "--config", "gpt4");
+        Assert.NotEqual(0, code);
+        Assert.Contains("unknown size 'gpt4'", error);
+    }
+
+    [Fact]
     public void InfoReadsACheckpointFolder()
     {
         var (code, output, _) = Run("info", "--model", Fixture.File("gpt2"));

@@ -107,6 +107,20 @@ public sealed class CompletionServerTests(ServerFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task ConcurrentSeededSamplingEachEqualsTheRequestAlone()
+    {
+        string Request(int index) => ServerHost.Json(new { prompt = $"prompt number {index}", max_tokens = 12 + index, temperature = 0.9, top_p = 0.95, seed = 1000 + index });
+        string Text(JsonElement body) => body.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        var alone = new List<string>();
+        for (int index = 0; index < 6; index++)
+        {
+            alone.Add(Text(await Host.PostOkAsync("/v1/completions", Request(index))));
+        }
+        var together = await Task.WhenAll(Enumerable.Range(0, 6).Select(index => Task.Run(async () => Text(await Host.PostOkAsync("/v1/completions", Request(index))))));
+        Assert.Equal(alone, together);
+    }
+
+    [Fact]
     public async Task MetricsCountRequestsTokensAndFirstTokens()
     {
         await Host.PostOkAsync("/v1/completions", """{"prompt":"hello","max_tokens":4,"temperature":0}""");

@@ -5,7 +5,7 @@ namespace Sharpformer.Tests.Server;
 
 /// <summary>
 /// The official OpenAI .NET client (NuGet OpenAI) as a real client. Its 2.x releases have no legacy completions
-/// client, so it covers /v1/models and /v1/embeddings (which it requests base64-encoded).
+/// client, so it covers /v1/models and /v1/embeddings (which it requests base64-encoded) here, and chat in ChatServerTests.
 /// </summary>
 public sealed class OpenAiClientTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {

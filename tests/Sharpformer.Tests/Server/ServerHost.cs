@@ -30,14 +30,16 @@ public sealed class ServerHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<ServerHost> StartAsync(ServerOptions? options = null, RequestGate? gate = null)
+    /// <summary>With <paramref name="gptFolder"/>, that model (and its chat template, if its tokenizer_config.json has one) is served.</summary>
+    public static async Task<ServerHost> StartAsync(ServerOptions? options = null, RequestGate? gate = null, string? gptFolder = null)
     {
         string bertFolder = Directory.CreateTempSubdirectory("sharpformer-server-bert-").FullName;
         File.Copy(Fixture.File("bert", "config.json"), Path.Combine(bertFolder, "config.json"));
         File.Copy(Fixture.File("bert", "model.safetensors"), Path.Combine(bertFolder, "model.safetensors"));
         string[] special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
         File.WriteAllLines(Path.Combine(bertFolder, "vocab.txt"), Enumerable.Range(0, 1000).Select(i => i < special.Length ? special[i] : $"w{i}"));
-        var models = new ServedModels(TextGenerator.Load(GptFolder), "tiny-gpt2", SentenceEmbedder.Load(bertFolder), "tiny-bert");
+        var models = new ServedModels(TextGenerator.Load(gptFolder ?? GptFolder), "tiny-gpt2", SentenceEmbedder.Load(bertFolder), "tiny-bert",
+            gptFolder is null ? null : Sharpformer.Tokenizers.ChatTemplate.FromFolder(gptFolder));
         var app = SharpformerServer.Build(models, (options ?? new ServerOptions()) with { Host = "127.0.0.1", Port = 0 }, gate);
         await app.StartAsync();
         return new ServerHost(app, models, bertFolder);
@@ -66,9 +68,9 @@ public sealed class ServerHost : IAsyncDisposable
     }
 
     /// <summary>The SSE data lines of a streaming completion, [DONE] included.</summary>
-    public async Task<List<string>> StreamAsync(string json)
+    public async Task<List<string>> StreamAsync(string json, string path = "/v1/completions")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);

@@ -91,5 +91,8 @@ public sealed class ServerLimitTests
         var (code, _, error) = Sharpformer.Tests.Cli.CliTests.Run("serve", "--port", "70000");
         Assert.Equal(1, code);
         Assert.Contains("--port", error, StringComparison.Ordinal);
+        (code, _, error) = Sharpformer.Tests.Cli.CliTests.Run("serve", "--max-batch", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("--max-batch", error, StringComparison.Ordinal);
     }
 }

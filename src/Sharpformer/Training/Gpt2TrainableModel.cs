@@ -1,0 +1,189 @@
+using System.Text;
+using System.Text.Json;
+using Sharpformer.Autograd;
+using Sharpformer.IO;
+using Sharpformer.Layers;
+using Sharpformer.Models;
+using Sharpformer.Tensors;
+
+namespace Sharpformer.Training;
+
+/// <summary>
+/// GPT2LMHeadModel for training: writable copies of the weights as <see cref="Parameter"/>s (HF names, wte once for
+/// the tied head), forward + backward on a <see cref="Tape"/>, causal-LM cross-entropy with HF's shift, and a
+/// checkpoint that HF and <see cref="Gpt2Model.Load"/> read back. <see cref="Model"/> runs inference on the same weights.
+/// </summary>
+public sealed class Gpt2TrainableModel : ITrainableModel
+{
+    private readonly List<Parameter> _parameters = [];
+    private readonly Dictionary<Tensor, float[]> _gradients = new(ReferenceEqualityComparer.Instance);
+    private readonly Rng _dropoutRng;
+
+    public Gpt2TrainableModel(Gpt2Config config, Func<string, int[], Tensor> weights, Gpt2Dropout? dropout = null, ulong dropoutSeed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        Model = new Gpt2Model(config, (name, shape) =>
+        {
+            // Checkpoint tensors may be read-only memory maps: train a copy.
+            var copy = new Tensor(weights(name, shape).ToArray(), shape);
+            var parameter = new Parameter(name, copy, weightDecay: shape.Length > 1);
+            _parameters.Add(parameter);
+            _gradients.Add(copy, parameter.Gradient);
+            return copy;
+        });
+        // The checkpoint's order (ExpectedTensors), not the construction order, so saved files list names as HF does.
+        var order = config.ExpectedTensors().Select((tensor, index) => (tensor.Name, index)).ToDictionary(t => t.Name, t => t.index);
+        _parameters.Sort((a, b) => order[a.Name].CompareTo(order[b.Name]));
+        Dropout = dropout ?? Gpt2Dropout.None;
+        _dropoutRng = new Rng(dropoutSeed);
+    }
+
+    /// <summary>Loads a GPT-2 checkpoint folder (config dropouts included) for training.</summary>
+    public static Gpt2TrainableModel Load(string folder, ulong dropoutSeed = 0)
+    {
+        using var checkpoint = Checkpoint.Open(folder);
+        if (checkpoint.Config.ModelType != "gpt2")
+        {
+            throw new CheckpointException($"{checkpoint.Directory}: model_type is '{checkpoint.Config.ModelType}', not gpt2");
+        }
+        return new Gpt2TrainableModel(Gpt2Config.FromHf(checkpoint.Config), checkpoint.Read, Gpt2Dropout.FromHf(checkpoint.Config), dropoutSeed);
+    }
+
+    /// <summary>Random weights N(0, 0.02) with unit norms, as <see cref="Gpt2Model.CreateRandom"/>.</summary>
+    public static Gpt2TrainableModel CreateRandom(Gpt2Config config, ulong seed, Gpt2Dropout? dropout = null) =>
+        new(config, RandomWeights.Create(seed), dropout, seed + 1);
+
+    /// <summary>The inference model over the same (trained) weight tensors.</summary>
+    public Gpt2Model Model { get; }
+
+    public Gpt2Config Config => Model.Config;
+
+    public Gpt2Dropout Dropout { get; }
+
+    public string ModelType => "gpt2";
+
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+
+    public Rng? DropoutRng => _dropoutRng;
+
+    public LossResult ForwardBackward(TrainingBatch batch, float gradientScale = 1f)
+    {
+        var tape = new Tape(_gradients, _dropoutRng);
+        var loss = Loss(tape, batch, Dropout, out var result);
+        if (result.TargetCount > 0)
+        {
+            tape.Backward(loss, gradientScale);
+        }
+        return result;
+    }
+
+    public LossResult Evaluate(TrainingBatch batch)
+    {
+        Loss(new Tape(_gradients), batch, Gpt2Dropout.None, out var result);
+        return result;
+    }
+
+    /// <summary>Logits [batch·length, vocab] of a batch with dropout off (what <see cref="Evaluate"/> scores).</summary>
+    public float[] Logits(TrainingBatch batch)
+    {
+        Check(batch);
+        return Model.Forward(new Tape(_gradients), batch.InputIds, batch.BatchSize, batch.Length, Masks(batch), Gpt2Dropout.None).Value;
+    }
+
+    private Variable Loss(Tape tape, TrainingBatch batch, Gpt2Dropout dropout, out LossResult result)
+    {
+        Check(batch);
+        var logits = Model.Forward(tape, batch.InputIds, batch.BatchSize, batch.Length, Masks(batch), dropout);
+        var loss = tape.CrossEntropy(logits, Targets(batch), Config.VocabSize, TrainingBatch.IgnoreIndex, out int count, out double mean);
+        result = new LossResult(mean, count);
+        return loss;
+    }
+
+    private static TrainingAttentionMask? Masks(TrainingBatch batch) =>
+        batch.AttentionMask is null && batch.Visibility is null ? null : new TrainingAttentionMask { KeyMask = batch.AttentionMask, Visibility = batch.Visibility };
+
+    /// <summary>Next-token targets per position: HF's shift (logits[:, :-1] against labels[:, 1:]) or the labels as given.</summary>
+    private static int[] Targets(TrainingBatch batch)
+    {
+        if (!batch.ShiftLabels)
+        {
+            return batch.Labels;
+        }
+        int length = batch.Length;
+        var targets = new int[batch.Labels.Length];
+        for (int i = 0; i < targets.Length; i++)
+        {
+            targets[i] = i % length == length - 1 ? TrainingBatch.IgnoreIndex : batch.Labels[i + 1];
+        }
+        return targets;
+    }
+
+    private static void Check(TrainingBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int count = batch.BatchSize * batch.Length;
+        if (batch.TargetLength != 0 || batch.DecoderInputIds is not null || batch.PermutationMask is not null || batch.TargetMapping is not null)
+        {
+            throw new ArgumentException("GPT-2 is decoder-only: the batch must not carry decoder inputs, target lengths or XLNet permutations");
+        }
+        if (batch.InputIds.Length != count || batch.Labels.Length != count)
+        {
+            throw new ArgumentException($"a batch of {batch.BatchSize} × {batch.Length} needs that many input ids and labels (got {batch.InputIds.Length} ids, {batch.Labels.Length} labels)");
+        }
+        if (batch.AttentionMask is not null && batch.AttentionMask.Length != count)
+        {
+            throw new ArgumentException($"attention mask holds {batch.AttentionMask.Length} values; expected {count}");
+        }
+    }
+
+    /// <summary>Writes config.json (HF GPT2Config names) and model.safetensors (HF names, wte once), each atomically.</summary>
+    public void Save(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory.CreateDirectory(directory);
+        SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
+            _parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)), new Dictionary<string, string> { ["format"] = "pt" });
+        SafetensorsWriter.WriteTextAtomically(Path.Combine(directory, "config.json"), ConfigJson());
+    }
+
+    private string ConfigJson()
+    {
+        var config = Config;
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("model_type", "gpt2");
+            json.WriteStartArray("architectures");
+            json.WriteStringValue("GPT2LMHeadModel");
+            json.WriteEndArray();
+            json.WriteNumber("vocab_size", config.VocabSize);
+            json.WriteNumber("n_positions", config.MaxPositions);
+            json.WriteNumber("n_ctx", config.MaxPositions);
+            json.WriteNumber("n_embd", config.HiddenSize);
+            json.WriteNumber("n_layer", config.LayerCount);
+            json.WriteNumber("n_head", config.HeadCount);
+            json.WriteNumber("n_inner", config.InnerSize);
+            json.WriteString("activation_function", config.Activation switch
+            {
+                Activation.GeluTanh => "gelu_new",
+                Activation.Gelu => "gelu",
+                _ => "relu",
+            });
+            json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
+            json.WriteBoolean("scale_attn_weights", config.ScaleAttentionWeights);
+            json.WriteBoolean("scale_attn_by_inverse_layer_idx", config.ScaleAttentionByInverseLayerIndex);
+            json.WriteBoolean("tie_word_embeddings", config.TieWordEmbeddings);
+            json.WriteNumber("bos_token_id", config.BosTokenId);
+            json.WriteNumber("eos_token_id", config.EosTokenId);
+            json.WriteNumber("attn_pdrop", Dropout.Attention);
+            json.WriteNumber("resid_pdrop", Dropout.Residual);
+            json.WriteNumber("embd_pdrop", Dropout.Embedding);
+            json.WriteNumber("initializer_range", 0.02);
+            json.WriteString("torch_dtype", "float32");
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+}

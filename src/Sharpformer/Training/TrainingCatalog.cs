@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Sharpformer.IO;
+using Sharpformer.Models;
+using Sharpformer.Tokenizers;
+using Sharpformer.Training.Objectives;
+
+namespace Sharpformer.Training;
+
+/// <summary>A named model size for training from scratch: HF config fields, completed with the tokenizer's vocabulary.</summary>
+public sealed record TrainingPreset(string Name, string ModelType, string Description, IReadOnlyDictionary<string, object> Fields);
+
+/// <summary>A model family that can train: build one with random weights from a config, or load a checkpoint folder.</summary>
+public sealed record TrainableModelKind(string ModelType, Func<HfConfig, ulong, ITrainableModel> CreateRandom, Func<string, ulong, ITrainableModel> Load);
+
+/// <summary>A pretraining objective: the model family it trains and how to build it for a tokenizer (null = not yet trainable).</summary>
+public sealed record ObjectiveKind(string Name, string ModelType, string Description, Func<Tokenizer, int, ITrainingObjective>? Create);
+
+/// <summary>
+/// The tables behind `sharpformer train`: model presets (data), trainable model families and objectives. Adding a
+/// family or an objective is a row here.
+/// </summary>
+public static class TrainingCatalog
+{
+    public static IReadOnlyList<TrainingPreset> Presets { get; } =
+    [
+        new("gpt2-tiny", "gpt2", "GPT-2, 2 layers × 64, 4 heads, context 128 (tests)", new Dictionary<string, object>
+        {
+            ["n_layer"] = 2, ["n_embd"] = 64, ["n_head"] = 4, ["n_positions"] = 128,
+        }),
+        new("gpt2-mini", "gpt2", "GPT-2, 4 layers × 256, 8 heads, context 256 (the bundled model's size)", new Dictionary<string, object>
+        {
+            ["n_layer"] = 4, ["n_embd"] = 256, ["n_head"] = 8, ["n_positions"] = 256,
+        }),
+        new("bert-tiny", "bert", "BERT, 2 layers × 64, 4 heads, 128 positions", new Dictionary<string, object>
+        {
+            ["num_hidden_layers"] = 2, ["hidden_size"] = 64, ["num_attention_heads"] = 4, ["intermediate_size"] = 256,
+            ["max_position_embeddings"] = 128, ["type_vocab_size"] = 2,
+        }),
+        new("bart-tiny", "bart", "BART, 2 + 2 layers × 64, 4 heads, 128 positions", new Dictionary<string, object>
+        {
+            ["d_model"] = 64, ["encoder_layers"] = 2, ["decoder_layers"] = 2, ["encoder_attention_heads"] = 4, ["decoder_attention_heads"] = 4,
+            ["encoder_ffn_dim"] = 256, ["decoder_ffn_dim"] = 256, ["max_position_embeddings"] = 128,
+        }),
+        new("t5-tiny", "t5", "T5 v1.0, 2 + 2 layers × 64, 4 heads of 16", new Dictionary<string, object>
+        {
+            ["d_model"] = 64, ["d_kv"] = 16, ["d_ff"] = 256, ["num_layers"] = 2, ["num_decoder_layers"] = 2, ["num_heads"] = 4,
+        }),
+    ];
+
+    private static readonly Dictionary<string, TrainableModelKind> ModelKinds = new(StringComparer.Ordinal)
+    {
+        ["gpt2"] = new("gpt2",
+            (config, seed) => Gpt2TrainableModel.CreateRandom(Gpt2Config.FromHf(config), seed, Gpt2Dropout.FromHf(config)),
+            (folder, seed) => Gpt2TrainableModel.Load(folder, seed)),
+    };
+
+    private static readonly List<ObjectiveKind> ObjectiveKinds =
+    [
+        new("clm", "gpt2", "causal language modelling (next token)", (tokenizer, vocabSize) => new CausalLmObjective(EndOfText(tokenizer), vocabSize)),
+        new("mlm", "bert", "masked language modelling (15%, 80/10/10)", null),
+        new("denoise", "bart", "BART denoising (text infilling, sentence permutation)", null),
+        new("span", "t5", "T5 span corruption (15%, mean span 3, sentinels)", null),
+        new("plm", "xlnet", "XLNet permutation language modelling", null),
+        new("unilm", "bert", "UniLM unified masks (bidirectional, left-to-right, seq2seq)", null),
+    ];
+
+    public static IReadOnlyList<ObjectiveKind> Objectives => ObjectiveKinds;
+
+    // GPT-2 separates documents with <|endoftext|>.
+    private static int EndOfText(Tokenizer tokenizer) =>
+        tokenizer.TokenToId("<|endoftext|>") ?? throw new ArgumentException("the tokenizer has no <|endoftext|> token to separate documents for clm");
+
+    public static TrainingPreset Preset(string name) =>
+        Presets.FirstOrDefault(preset => preset.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"unknown --model-config '{name}' (known: {string.Join(", ", Presets.Select(p => p.Name))})");
+
+    public static ObjectiveKind Objective(string name) =>
+        ObjectiveKinds.FirstOrDefault(kind => kind.Name == name)
+        ?? throw new ArgumentException($"unknown --objective '{name}' (known: {string.Join(", ", ObjectiveKinds.Select(k => k.Name))})");
+
+    /// <summary>The objective ready to use, or a clear error when its model family or data transform cannot train yet.</summary>
+    public static ITrainingObjective CreateObjective(string name, Tokenizer tokenizer, int vocabSize)
+    {
+        var kind = Objective(name);
+        RequireTrainable(kind);
+        return kind.Create!(tokenizer, vocabSize);
+    }
+
+    /// <summary>Throws a clear error when the objective or its model family cannot train yet.</summary>
+    public static void RequireTrainable(ObjectiveKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        if (kind.Create is null || !ModelKinds.ContainsKey(kind.ModelType))
+        {
+            throw new NotSupportedException($"objective {kind.Name} ({kind.Description}) trains a {kind.ModelType} model, which is not yet trainable (trainable: {Trainable})");
+        }
+    }
+
+    private static string Trainable => ModelKinds.Count == 0 ? "none yet" : string.Join(", ", ModelKinds.Keys);
+
+    public static TrainableModelKind ModelKind(string modelType, string source) =>
+        ModelKinds.TryGetValue(modelType, out var kind)
+            ? kind
+            : throw new NotSupportedException($"{source}: model_type '{modelType}' is not yet trainable (trainable: {Trainable})");
+
+    /// <summary>config.json text of a preset for a vocabulary: the preset's fields plus vocab_size and the special ids given.</summary>
+    public static HfConfig PresetConfig(TrainingPreset preset, int vocabSize, IReadOnlyDictionary<string, int>? specialIds = null)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("model_type", preset.ModelType);
+            json.WriteNumber("vocab_size", vocabSize);
+            foreach (var (key, value) in preset.Fields)
+            {
+                switch (value)
+                {
+                    case int number:
+                        json.WriteNumber(key, number);
+                        break;
+                    case double number:
+                        json.WriteNumber(key, number);
+                        break;
+                    case bool flag:
+                        json.WriteBoolean(key, flag);
+                        break;
+                    default:
+                        json.WriteString(key, Convert.ToString(value, CultureInfo.InvariantCulture));
+                        break;
+                }
+            }
+            foreach (var (key, value) in specialIds ?? new Dictionary<string, int>())
+            {
+                json.WriteNumber(key, value);
+            }
+            json.WriteEndObject();
+        }
+        return HfConfig.Parse(Encoding.UTF8.GetString(buffer.ToArray()), $"preset {preset.Name}");
+    }
+
+    /// <summary>The context length a config allows (n_positions or max_position_embeddings), or null when it has none (T5).</summary>
+    public static int? MaxPositions(HfConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        foreach (string key in new[] { "n_positions", "max_position_embeddings" })
+        {
+            if (config.Has(key))
+            {
+                return config.GetInt(key);
+            }
+        }
+        return null;
+    }
+
+    internal static string Format(double value) => value.ToString("0.####", CultureInfo.InvariantCulture);
+}
