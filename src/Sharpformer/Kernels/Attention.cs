@@ -64,7 +64,7 @@ public static class Attention
                 // Every visible key is padding: HF's additive finfo.min leaves equal scores, so weights are uniform.
                 window.Clear();
             }
-            TensorPrimitives.SoftMax(window, window);
+            Softmax.Apply(window, window);
             outputRow.Clear();
             for (int j = start; j < end; j++)
             {
@@ -118,7 +118,7 @@ public static class Attention
                     // Every visible key is padding: HF's additive finfo.min leaves equal scores, so weights are uniform.
                     window.Clear();
                 }
-                TensorPrimitives.SoftMax(window, window);
+                Softmax.Apply(window, window);
                 WeightedSum(scoreBase, valueBase, start, end, headDim, outputBase + (nint)t * outputStride);
             }
         }

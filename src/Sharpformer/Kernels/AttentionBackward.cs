@@ -66,7 +66,7 @@ public static class AttentionTraining
             {
                 window.Clear(); // nothing visible: uniform weights, as HF
             }
-            TensorPrimitives.SoftMax(window, window);
+            Softmax.Apply(window, window);
             var outputRow = output.Slice(t * outputStride, headDim);
             outputRow.Clear();
             for (int j = start; j < end; j++)

@@ -75,7 +75,7 @@ public sealed class FillMask : IDisposable
         foreach (int position in maskPositions)
         {
             var probabilities = new float[vocab];
-            System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Span.Slice(position * vocab, vocab), probabilities);
+            Kernels.Softmax.Apply(logits.Span.Slice(position * vocab, vocab), probabilities);
             var best = Enumerable.Range(0, Math.Min(Tokenizer.VocabSize, vocab))
                 .OrderByDescending(id => probabilities[id]).ThenBy(id => id).Take(topK);
             results.Add([.. best.Select(id =>
