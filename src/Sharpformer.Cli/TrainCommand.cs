@@ -34,7 +34,7 @@ internal static class TrainCommand
         var saveEvery = new Option<int>("--save-every") { Description = "checkpoint every N steps (0 = at the end only)" };
         var accumulate = new Option<int>("--accumulate") { Description = "micro-batches per optimizer step (gradient accumulation)", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "seed of the weights, data order and noise" };
-        var tokenizerOption = new Option<string?>("--tokenizer") { Description = "tokenizer folder (default: the --init or --resume folder; for gpt2 presets the bundled model's)" };
+        var tokenizerOption = new Option<string?>("--tokenizer") { Description = "tokenizer folder (default: the --init or --resume folder, else the preset's bundled tokenizer)" };
         var resume = new Option<string?>("--resume") { Description = "continue a run from a checkpoint folder it wrote (same --data and --seq)" };
         var command = new Command("train", "Train a model on a text corpus with a pretraining objective (clm, mlm, denoise, span, plm, unilm)")
         {
@@ -90,9 +90,9 @@ internal static class TrainCommand
 
         // Tokenizer and config: from the preset (new weights) or the checkpoint folder.
         string? folder = run.Resume ?? run.Init;
-        string tokenizerFolder = run.Tokenizer ?? folder ?? (TrainingCatalog.Preset(run.Preset!).ModelType == "gpt2"
-            ? CommandLine.DefaultModel
-            : throw new ArgumentException($"--model-config {run.Preset} needs --tokenizer DIR (a folder with the tokenizer files)"));
+        string tokenizerFolder = run.Tokenizer ?? folder ?? (TrainingCatalog.Preset(run.Preset!).DefaultTokenizer is { } bundled
+            ? Path.Combine(AppContext.BaseDirectory, "models", bundled)
+            : CommandLine.DefaultModel);
         var tokenizer = Tokenizer.FromFolder(tokenizerFolder);
         HfConfig config;
         TrainingPreset? preset = null;
@@ -120,11 +120,9 @@ internal static class TrainCommand
         }
         var objective = TrainingCatalog.CreateObjective(objectiveKind.Name, tokenizer, vocabSize);
         var kind = TrainingCatalog.ModelKind(config.ModelType, config.Source);
-        if (preset is not null && objective.DocumentSeparator >= 0 && preset.ModelType == "gpt2")
+        if (preset is not null)
         {
-            // GPT-2 starts and ends texts with the document separator (<|endoftext|>).
-            config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize,
-                new Dictionary<string, int> { ["bos_token_id"] = objective.DocumentSeparator, ["eos_token_id"] = objective.DocumentSeparator });
+            config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize, TrainingCatalog.PresetSpecialIds(preset.ModelType, tokenizer, objective));
         }
 
         output.WriteLine($"reading {run.Data} …");

@@ -9,7 +9,11 @@ using Sharpformer.Training.Objectives;
 namespace Sharpformer.Training;
 
 /// <summary>A named model size for training from scratch: HF config fields, completed with the tokenizer's vocabulary.</summary>
-public sealed record TrainingPreset(string Name, string ModelType, string Description, IReadOnlyDictionary<string, object> Fields);
+public sealed record TrainingPreset(string Name, string ModelType, string Description, IReadOnlyDictionary<string, object> Fields)
+{
+    /// <summary>The tokenizer folder under the bundled models/ folder used when --tokenizer is not given (null = the bundled model's).</summary>
+    public string? DefaultTokenizer { get; init; }
+}
 
 /// <summary>A model family that can train: build one with random weights from a config, or load a checkpoint folder.</summary>
 public sealed record TrainableModelKind(string ModelType, Func<HfConfig, ulong, ITrainableModel> CreateRandom, Func<string, ulong, ITrainableModel> Load);
@@ -23,6 +27,12 @@ public sealed record ObjectiveKind(string Name, string ModelType, string Descrip
 /// </summary>
 public static class TrainingCatalog
 {
+    // Bundled tokenizers (under models/): bert-base-uncased's WordPiece vocab.txt, the bundled model's 999 byte-level
+    // BPE tokens renumbered BART's way (<s> 0, <pad> 1, </s> 2, <unk> 3, <mask> last), t5-small's spiece.model.
+    public const string BertTokenizer = "tokenizers/bert-wordpiece";
+    public const string BartTokenizer = "tokenizers/bart-byte-bpe";
+    public const string T5Tokenizer = "tokenizers/t5-sentencepiece";
+
     public static IReadOnlyList<TrainingPreset> Presets { get; } =
     [
         new("gpt2-tiny", "gpt2", "GPT-2, 2 layers × 64, 4 heads, context 128 (tests)", new Dictionary<string, object>
@@ -37,16 +47,16 @@ public static class TrainingCatalog
         {
             ["num_hidden_layers"] = 2, ["hidden_size"] = 64, ["num_attention_heads"] = 4, ["intermediate_size"] = 256,
             ["max_position_embeddings"] = 128, ["type_vocab_size"] = 2,
-        }),
+        }) { DefaultTokenizer = BertTokenizer },
         new("bart-tiny", "bart", "BART, 2 + 2 layers × 64, 4 heads, 128 positions", new Dictionary<string, object>
         {
             ["d_model"] = 64, ["encoder_layers"] = 2, ["decoder_layers"] = 2, ["encoder_attention_heads"] = 4, ["decoder_attention_heads"] = 4,
             ["encoder_ffn_dim"] = 256, ["decoder_ffn_dim"] = 256, ["max_position_embeddings"] = 128,
-        }),
+        }) { DefaultTokenizer = BartTokenizer },
         new("t5-tiny", "t5", "T5 v1.0, 2 + 2 layers × 64, 4 heads of 16", new Dictionary<string, object>
         {
             ["d_model"] = 64, ["d_kv"] = 16, ["d_ff"] = 256, ["num_layers"] = 2, ["num_decoder_layers"] = 2, ["num_heads"] = 4,
-        }),
+        }) { DefaultTokenizer = T5Tokenizer },
     ];
 
     private static readonly Dictionary<string, TrainableModelKind> ModelKinds = new(StringComparer.Ordinal)
@@ -54,17 +64,90 @@ public static class TrainingCatalog
         ["gpt2"] = new("gpt2",
             (config, seed) => Gpt2TrainableModel.CreateRandom(Gpt2Config.FromHf(config), seed, Gpt2Dropout.FromHf(config)),
             (folder, seed) => Gpt2TrainableModel.Load(folder, seed)),
+        ["bert"] = new("bert", TrainableModels.Create, TrainableModels.Load),
+        ["bart"] = new("bart", TrainableModels.Create, TrainableModels.Load),
+        ["t5"] = new("t5", TrainableModels.Create, TrainableModels.Load),
     };
 
     private static readonly List<ObjectiveKind> ObjectiveKinds =
     [
         new("clm", "gpt2", "causal language modelling (next token)", (tokenizer, vocabSize) => new CausalLmObjective(EndOfText(tokenizer), vocabSize)),
-        new("mlm", "bert", "masked language modelling (15%, 80/10/10)", null),
-        new("denoise", "bart", "BART denoising (text infilling, sentence permutation)", null),
-        new("span", "t5", "T5 span corruption (15%, mean span 3, sentinels)", null),
+        new("mlm", "bert", "masked language modelling (15%, 80/10/10, whole words)", (tokenizer, vocabSize) => new MaskedLmObjective(
+            Special(tokenizer, "[CLS]", "mlm"), Special(tokenizer, "[SEP]", "mlm"), Special(tokenizer, "[MASK]", "mlm"), Special(tokenizer, "[PAD]", "mlm"),
+            vocabSize, new MaskedLmOptions { IsContinuation = WordPieceContinuation(tokenizer) }, SpecialIds(tokenizer))),
+        new("denoise", "bart", "BART denoising (text infilling, sentence permutation)", (tokenizer, vocabSize) => new DenoisingObjective(
+            Special(tokenizer, "<s>", "denoise"), Special(tokenizer, "</s>", "denoise"), Special(tokenizer, "<pad>", "denoise"), Special(tokenizer, "<mask>", "denoise"),
+            vocabSize, FullStops(tokenizer))),
+        new("span", "t5", "T5 span corruption (15%, mean span 3, sentinels)", (tokenizer, vocabSize) => new SpanCorruptionObjective(
+            Special(tokenizer, "</s>", "span"), Special(tokenizer, "<pad>", "span"), vocabSize, Sentinels(tokenizer))),
         new("plm", "xlnet", "XLNet permutation language modelling", null),
-        new("unilm", "bert", "UniLM unified masks (bidirectional, left-to-right, seq2seq)", null),
+        new("unilm", "bert", "UniLM unified masks (bidirectional, left-to-right, seq2seq)", (tokenizer, vocabSize) => new UniLmObjective(
+            Special(tokenizer, "[CLS]", "unilm"), Special(tokenizer, "[SEP]", "unilm"), Special(tokenizer, "[MASK]", "unilm"), Special(tokenizer, "[PAD]", "unilm"),
+            vocabSize, specialIds: SpecialIds(tokenizer))),
     ];
+
+    private static int Special(Tokenizer tokenizer, string token, string objective) =>
+        tokenizer.TokenToId(token) ?? throw new ArgumentException($"the tokenizer has no {token} token, which {objective} needs");
+
+    // HF's all_special_ids (e.g. [UNK]) are never selected for masking.
+    private static int[] SpecialIds(Tokenizer tokenizer) =>
+        [.. Enumerable.Range(0, tokenizer.VocabSize).Where(tokenizer.IsSpecialToken)];
+
+    // Whole-word masking: a WordPiece token "##…" continues the previous word.
+    private static Func<int, bool> WordPieceContinuation(Tokenizer tokenizer)
+    {
+        var continuation = new bool[tokenizer.VocabSize];
+        for (int id = 0; id < continuation.Length; id++)
+        {
+            continuation[id] = tokenizer.IdToToken(id) is { } token && token.StartsWith("##", StringComparison.Ordinal);
+        }
+        return id => (uint)id < (uint)continuation.Length && continuation[id];
+    }
+
+    // Sentence permutation splits after tokens that end a sentence (with or without byte-level BPE's leading space Ġ).
+    private static int[] FullStops(Tokenizer tokenizer)
+    {
+        int[] ids = [.. new[] { ".", "!", "?", "\u0120.", "\u0120!", "\u0120?" }.Select(tokenizer.TokenToId).OfType<int>().Distinct()];
+        return ids.Length > 0 ? ids : throw new ArgumentException("the tokenizer has no \".\", \"!\" or \"?\" token to split sentences for denoise");
+    }
+
+    // T5's sentinels <extra_id_0>, <extra_id_1>, … (descending ids in t5's vocabulary).
+    private static int[] Sentinels(Tokenizer tokenizer)
+    {
+        var ids = new List<int>();
+        while (tokenizer.TokenToId($"<extra_id_{ids.Count}>") is int id)
+        {
+            ids.Add(id);
+        }
+        return ids.Count > 0 ? [.. ids] : throw new ArgumentException("the tokenizer has no <extra_id_0> sentinel token, which span needs");
+    }
+
+    /// <summary>The special ids a new model's config takes from its tokenizer (pad, bos, eos, decoder start), by model family.</summary>
+    public static Dictionary<string, int> PresetSpecialIds(string modelType, Tokenizer tokenizer, ITrainingObjective objective)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(objective);
+        return modelType switch
+        {
+            // GPT-2 starts and ends texts with the document separator (<|endoftext|>).
+            "gpt2" when objective.DocumentSeparator >= 0 => new() { ["bos_token_id"] = objective.DocumentSeparator, ["eos_token_id"] = objective.DocumentSeparator },
+            "bert" => new() { ["pad_token_id"] = Special(tokenizer, "[PAD]", objective.Name) },
+            // BART's decoder starts with </s>.
+            "bart" => new()
+            {
+                ["bos_token_id"] = Special(tokenizer, "<s>", objective.Name), ["eos_token_id"] = Special(tokenizer, "</s>", objective.Name),
+                ["pad_token_id"] = Special(tokenizer, "<pad>", objective.Name), ["decoder_start_token_id"] = Special(tokenizer, "</s>", objective.Name),
+                ["forced_eos_token_id"] = Special(tokenizer, "</s>", objective.Name),
+            },
+            // T5's decoder starts with <pad>.
+            "t5" => new()
+            {
+                ["eos_token_id"] = Special(tokenizer, "</s>", objective.Name), ["pad_token_id"] = Special(tokenizer, "<pad>", objective.Name),
+                ["decoder_start_token_id"] = Special(tokenizer, "<pad>", objective.Name),
+            },
+            _ => [],
+        };
+    }
 
     public static IReadOnlyList<ObjectiveKind> Objectives => ObjectiveKinds;
 
