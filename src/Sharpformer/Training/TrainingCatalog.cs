@@ -27,8 +27,10 @@ public sealed record ObjectiveKind(string Name, string ModelType, string Descrip
 /// </summary>
 public static class TrainingCatalog
 {
-    // Bundled tokenizers (under models/): bert-base-uncased's WordPiece vocab.txt, the bundled model's 999 byte-level
-    // BPE tokens renumbered BART's way (<s> 0, <pad> 1, </s> 2, <unk> 3, <mask> last), t5-small's spiece.model.
+    // Bundled tokenizers (under models/), small so tiny models train fast: bert-base-uncased's WordPiece vocab cut to
+    // its first 3,000 lines without [unusedN] (specials, characters, frequent words) plus every "##x" piece (2,969
+    // tokens); the bundled model's 999 byte-level BPE tokens renumbered BART's way (<s> 0, <pad> 1, </s> 2, <unk> 3,
+    // <mask> 1003); the tokenizer fixtures' 1,000-piece T5 spiece.model (+ 100 sentinels).
     public const string BertTokenizer = "tokenizers/bert-wordpiece";
     public const string BartTokenizer = "tokenizers/bart-byte-bpe";
     public const string T5Tokenizer = "tokenizers/t5-sentencepiece";
