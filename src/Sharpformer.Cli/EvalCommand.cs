@@ -25,7 +25,7 @@ internal static class EvalCommand
             var state = TrainingState(folder);
             string objectiveName = parse.GetValue(objectiveOption)
                 ?? state.GetValueOrDefault("objective")
-                ?? TrainingCatalog.Objectives.FirstOrDefault(o => o.ModelType == config.ModelType)?.Name
+                ?? TrainingCatalog.Objectives.FirstOrDefault(o => o.Trains(config.ModelType))?.Name
                 ?? throw new ArgumentException($"{folder}: no objective trains model_type '{config.ModelType}'");
             int sequenceLength = parse.GetValue(sequence) ?? (state.TryGetValue("sequence_length", out var stored) ? int.Parse(stored, CultureInfo.InvariantCulture) : 128);
             ulong seed = state.TryGetValue("seed", out var storedSeed) ? ulong.Parse(storedSeed, CultureInfo.InvariantCulture) : 0;

@@ -105,7 +105,7 @@ internal static class TrainCommand
             preset = TrainingCatalog.Preset(run.Preset!);
             config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize);
         }
-        if (config.ModelType != objectiveKind.ModelType)
+        if (!objectiveKind.Trains(config.ModelType))
         {
             throw new ArgumentException($"--objective {objectiveKind.Name} trains a {objectiveKind.ModelType} model; {config.Source} is model_type '{config.ModelType}'");
         }
@@ -177,7 +177,7 @@ internal static class TrainCommand
         {
             return File.ReadAllText(existing);
         }
-        return modelType == "gpt2" && objective.DocumentSeparator >= 0
+        return modelType is "gpt2" or "gpt_neo" && objective.DocumentSeparator >= 0
             ? string.Create(CultureInfo.InvariantCulture, $"{{\n  \"bos_token_id\": {objective.DocumentSeparator},\n  \"eos_token_id\": {objective.DocumentSeparator}\n}}\n")
             : null;
     }

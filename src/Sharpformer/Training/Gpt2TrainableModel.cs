@@ -19,11 +19,25 @@ public sealed class Gpt2TrainableModel : ITrainableModel
     private readonly Dictionary<Tensor, float[]> _gradients = new(ReferenceEqualityComparer.Instance);
     private readonly Rng _dropoutRng;
 
+    private readonly GptNeoConfig? _neoConfig;
+
     public Gpt2TrainableModel(Gpt2Config config, Func<string, int[], Tensor> weights, Gpt2Dropout? dropout = null, ulong dropoutSeed = 0)
+        : this(config, null, weights, dropout, dropoutSeed)
+    {
+    }
+
+    /// <summary>GPT-Neo: the same decoder with GPT-Neo blocks (local windows, unscaled scores, bias-free q/k/v).</summary>
+    public Gpt2TrainableModel(GptNeoConfig config, Func<string, int[], Tensor> weights, Gpt2Dropout? dropout = null, ulong dropoutSeed = 0)
+        : this(config?.ToDecoderConfig()!, config, weights, dropout, dropoutSeed)
+    {
+    }
+
+    private Gpt2TrainableModel(Gpt2Config config, GptNeoConfig? neoConfig, Func<string, int[], Tensor> weights, Gpt2Dropout? dropout, ulong dropoutSeed)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
-        Model = new Gpt2Model(config, (name, shape) =>
+        _neoConfig = neoConfig;
+        Func<string, int[], Tensor> trainable = (name, shape) =>
         {
             // Checkpoint tensors may be read-only memory maps: train a copy.
             var copy = new Tensor(weights(name, shape).ToArray(), shape);
@@ -31,23 +45,33 @@ public sealed class Gpt2TrainableModel : ITrainableModel
             _parameters.Add(parameter);
             _gradients.Add(copy, parameter.Gradient);
             return copy;
-        });
+        };
+        Model = neoConfig is null ? new Gpt2Model(config, trainable) : GptNeoModel.Create(neoConfig, trainable);
         // The checkpoint's order (ExpectedTensors), not the construction order, so saved files list names as HF does.
-        var order = config.ExpectedTensors().Select((tensor, index) => (tensor.Name, index)).ToDictionary(t => t.Name, t => t.index);
+        var order = (neoConfig is null ? config.ExpectedTensors() : neoConfig.ExpectedTensors()).Select((tensor, index) => (tensor.Name, index)).ToDictionary(t => t.Name, t => t.index);
         _parameters.Sort((a, b) => order[a.Name].CompareTo(order[b.Name]));
         Dropout = dropout ?? Gpt2Dropout.None;
         _dropoutRng = new Rng(dropoutSeed);
     }
 
-    /// <summary>Loads a GPT-2 checkpoint folder (config dropouts included) for training.</summary>
+    /// <summary>Loads a GPT-2 or GPT-Neo checkpoint folder (config dropouts included) for training.</summary>
     public static Gpt2TrainableModel Load(string folder, ulong dropoutSeed = 0)
     {
         using var checkpoint = Checkpoint.Open(folder);
-        if (checkpoint.Config.ModelType != "gpt2")
+        var config = checkpoint.Config;
+        return config.ModelType switch
         {
-            throw new CheckpointException($"{checkpoint.Directory}: model_type is '{checkpoint.Config.ModelType}', not gpt2");
-        }
-        return new Gpt2TrainableModel(Gpt2Config.FromHf(checkpoint.Config), checkpoint.Read, Gpt2Dropout.FromHf(checkpoint.Config), dropoutSeed);
+            "gpt2" => new Gpt2TrainableModel(Gpt2Config.FromHf(config), checkpoint.Read, Gpt2Dropout.FromHf(config), dropoutSeed),
+            "gpt_neo" => new Gpt2TrainableModel(GptNeoConfig.FromHf(config), checkpoint.Read, NeoDropout(config), dropoutSeed),
+            _ => throw new CheckpointException($"{checkpoint.Directory}: model_type is '{config.ModelType}', not gpt2 or gpt_neo"),
+        };
+    }
+
+    /// <summary>GPT-Neo's dropouts under its own config names.</summary>
+    public static Gpt2Dropout NeoDropout(HfConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new Gpt2Dropout(config.GetFloat("attention_dropout", 0f), config.GetFloat("resid_dropout", 0f), config.GetFloat("embed_dropout", 0f));
     }
 
     /// <summary>Random weights N(0, 0.02) with unit norms, as <see cref="Gpt2Model.CreateRandom"/>.</summary>
@@ -61,7 +85,7 @@ public sealed class Gpt2TrainableModel : ITrainableModel
 
     public Gpt2Dropout Dropout { get; }
 
-    public string ModelType => "gpt2";
+    public string ModelType => _neoConfig is null ? "gpt2" : "gpt_neo";
 
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
@@ -147,7 +171,57 @@ public sealed class Gpt2TrainableModel : ITrainableModel
         SafetensorsWriter.WriteTextAtomically(Path.Combine(directory, "config.json"), ConfigJson());
     }
 
-    private string ConfigJson()
+    private string ConfigJson() => _neoConfig is null ? Gpt2ConfigJson() : NeoConfigJson(_neoConfig);
+
+    // HF GPTNeoConfig names; attention_types as one run of the per-layer kinds.
+    private string NeoConfigJson(GptNeoConfig config)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("model_type", "gpt_neo");
+            json.WriteStartArray("architectures");
+            json.WriteStringValue("GPTNeoForCausalLM");
+            json.WriteEndArray();
+            json.WriteNumber("vocab_size", config.VocabSize);
+            json.WriteNumber("max_position_embeddings", config.MaxPositions);
+            json.WriteNumber("hidden_size", config.HiddenSize);
+            json.WriteNumber("num_layers", config.LayerCount);
+            json.WriteNumber("num_heads", config.HeadCount);
+            json.WriteNumber("intermediate_size", config.InnerSize);
+            json.WriteNumber("window_size", config.WindowSize);
+            json.WriteStartArray("attention_types");
+            json.WriteStartArray();
+            json.WriteStartArray();
+            foreach (string kind in config.AttentionLayers)
+            {
+                json.WriteStringValue(kind);
+            }
+            json.WriteEndArray();
+            json.WriteNumberValue(1);
+            json.WriteEndArray();
+            json.WriteEndArray();
+            json.WriteString("activation_function", config.Activation switch
+            {
+                Activation.GeluTanh => "gelu_new",
+                Activation.Gelu => "gelu",
+                _ => "relu",
+            });
+            json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
+            json.WriteNumber("bos_token_id", config.BosTokenId);
+            json.WriteNumber("eos_token_id", config.EosTokenId);
+            json.WriteNumber("attention_dropout", Dropout.Attention);
+            json.WriteNumber("resid_dropout", Dropout.Residual);
+            json.WriteNumber("embed_dropout", Dropout.Embedding);
+            json.WriteNumber("initializer_range", 0.02);
+            json.WriteString("torch_dtype", "float32");
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    private string Gpt2ConfigJson()
     {
         var config = Config;
         using var stream = new MemoryStream();

@@ -5,11 +5,11 @@ namespace Sharpformer.Training;
 
 /// <summary>
 /// The trainable model for a checkpoint folder or a config, chosen by config.json's "model_type" (the training
-/// counterpart of <see cref="ModelRegistry"/>): gpt2, bert, bart, t5 (v1.0 and v1.1).
+/// counterpart of <see cref="ModelRegistry"/>): gpt2, gpt_neo, bert, bart, t5 (v1.0 and v1.1).
 /// </summary>
 public static class TrainableModels
 {
-    public static IReadOnlyList<string> ModelTypes { get; } = ["gpt2", "bert", "bart", "t5"];
+    public static IReadOnlyList<string> ModelTypes { get; } = ["gpt2", "gpt_neo", "bert", "bart", "t5"];
 
     /// <summary>Loads a checkpoint folder for training, with the dropouts its config names (masks drawn from <paramref name="dropoutSeed"/>).</summary>
     public static ITrainableModel Load(string folder, ulong dropoutSeed = 0)
@@ -21,7 +21,7 @@ public static class TrainableModels
         }
         return modelType switch
         {
-            "gpt2" => Gpt2TrainableModel.Load(folder, dropoutSeed),
+            "gpt2" or "gpt_neo" => Gpt2TrainableModel.Load(folder, dropoutSeed),
             "bert" => BertTrainableModel.Load(folder, dropoutSeed),
             "bart" => BartTrainableModel.Load(folder, dropoutSeed),
             "t5" => T5TrainableModel.Load(folder, dropoutSeed),
@@ -36,6 +36,7 @@ public static class TrainableModels
         return config.ModelType switch
         {
             "gpt2" => Gpt2TrainableModel.CreateRandom(Gpt2Config.FromHf(config), seed, Gpt2Dropout.FromHf(config)),
+            "gpt_neo" => new Gpt2TrainableModel(GptNeoConfig.FromHf(config), RandomWeights.Create(seed), Gpt2TrainableModel.NeoDropout(config), seed + 1),
             "bert" => BertTrainableModel.CreateRandom(BertConfig.FromHf(config), seed, BertDropout.FromHf(config)),
             "bart" => BartTrainableModel.CreateRandom(BartConfig.FromHf(config), seed, BartDropout.FromHf(config)),
             "t5" => T5TrainableModel.CreateRandom(T5Config.FromHf(config), seed, T5Dropout.FromHf(config)),

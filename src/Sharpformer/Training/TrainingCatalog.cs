@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Sharpformer.IO;
 using Sharpformer.Models;
 using Sharpformer.Tokenizers;
@@ -19,7 +20,13 @@ public sealed record TrainingPreset(string Name, string ModelType, string Descri
 public sealed record TrainableModelKind(string ModelType, Func<HfConfig, ulong, ITrainableModel> CreateRandom, Func<string, ulong, ITrainableModel> Load);
 
 /// <summary>A pretraining objective: the model family it trains and how to build it for a tokenizer (null = not yet trainable).</summary>
-public sealed record ObjectiveKind(string Name, string ModelType, string Description, Func<Tokenizer, int, ITrainingObjective>? Create);
+public sealed record ObjectiveKind(string Name, string ModelType, string Description, Func<Tokenizer, int, ITrainingObjective>? Create)
+{
+    /// <summary>Further model families with the same training interface (clm: gpt_neo, a GPT-2 with GPT-Neo blocks).</summary>
+    public IReadOnlyList<string> AlsoTrains { get; init; } = [];
+
+    public bool Trains(string modelType) => modelType == ModelType || AlsoTrains.Contains(modelType);
+}
 
 /// <summary>
 /// The tables behind `sharpformer train`: model presets (data), trainable model families and objectives. Adding a
@@ -45,6 +52,16 @@ public static class TrainingCatalog
         {
             ["n_layer"] = 4, ["n_embd"] = 256, ["n_head"] = 8, ["n_positions"] = 256,
         }),
+        new("gpt-neo-tiny", "gpt_neo", "GPT-Neo, 4 layers × 64 alternating global/local (window 16), 4 heads, context 128 (tests)", new Dictionary<string, object>
+        {
+            ["num_layers"] = 4, ["hidden_size"] = 64, ["num_heads"] = 4, ["max_position_embeddings"] = 128, ["window_size"] = 16,
+            ["attention_types"] = JsonNode.Parse("""[[["global", "local"], 2]]""")!,
+        }),
+        new("gpt3-small", "gpt_neo", "GPT-3 Small shape: 12 layers × 768, 12 heads, context 2048, alternating global/local (window 256); 125M", new Dictionary<string, object>
+        {
+            ["num_layers"] = 12, ["hidden_size"] = 768, ["num_heads"] = 12, ["max_position_embeddings"] = 2048, ["window_size"] = 256,
+            ["attention_types"] = JsonNode.Parse("""[[["global", "local"], 6]]""")!,
+        }),
         new("bert-tiny", "bert", "BERT, 2 layers × 64, 4 heads, 128 positions", new Dictionary<string, object>
         {
             ["num_hidden_layers"] = 2, ["hidden_size"] = 64, ["num_attention_heads"] = 4, ["intermediate_size"] = 256,
@@ -66,6 +83,7 @@ public static class TrainingCatalog
         ["gpt2"] = new("gpt2",
             (config, seed) => Gpt2TrainableModel.CreateRandom(Gpt2Config.FromHf(config), seed, Gpt2Dropout.FromHf(config)),
             (folder, seed) => Gpt2TrainableModel.Load(folder, seed)),
+        ["gpt_neo"] = new("gpt_neo", TrainableModels.Create, TrainableModels.Load),
         ["bert"] = new("bert", TrainableModels.Create, TrainableModels.Load),
         ["bart"] = new("bart", TrainableModels.Create, TrainableModels.Load),
         ["t5"] = new("t5", TrainableModels.Create, TrainableModels.Load),
@@ -73,7 +91,10 @@ public static class TrainingCatalog
 
     private static readonly List<ObjectiveKind> ObjectiveKinds =
     [
-        new("clm", "gpt2", "causal language modelling (next token)", (tokenizer, vocabSize) => new CausalLmObjective(EndOfText(tokenizer), vocabSize)),
+        new("clm", "gpt2", "causal language modelling (next token)", (tokenizer, vocabSize) => new CausalLmObjective(EndOfText(tokenizer), vocabSize))
+        {
+            AlsoTrains = ["gpt_neo"],
+        },
         new("mlm", "bert", "masked language modelling (15%, 80/10/10, whole words)", (tokenizer, vocabSize) => new MaskedLmObjective(
             Special(tokenizer, "[CLS]", "mlm"), Special(tokenizer, "[SEP]", "mlm"), Special(tokenizer, "[MASK]", "mlm"), Special(tokenizer, "[PAD]", "mlm"),
             vocabSize, new MaskedLmOptions { IsContinuation = WordPieceContinuation(tokenizer) }, SpecialIds(tokenizer))),
@@ -132,7 +153,7 @@ public static class TrainingCatalog
         return modelType switch
         {
             // GPT-2 starts and ends texts with the document separator (<|endoftext|>).
-            "gpt2" when objective.DocumentSeparator >= 0 => new() { ["bos_token_id"] = objective.DocumentSeparator, ["eos_token_id"] = objective.DocumentSeparator },
+            "gpt2" or "gpt_neo" when objective.DocumentSeparator >= 0 => new() { ["bos_token_id"] = objective.DocumentSeparator, ["eos_token_id"] = objective.DocumentSeparator },
             "bert" => new() { ["pad_token_id"] = Special(tokenizer, "[PAD]", objective.Name) },
             // BART's decoder starts with </s>.
             "bart" => new()
@@ -212,6 +233,10 @@ public static class TrainingCatalog
                         break;
                     case bool flag:
                         json.WriteBoolean(key, flag);
+                        break;
+                    case JsonNode node:
+                        json.WritePropertyName(key);
+                        node.WriteTo(json);
                         break;
                     default:
                         json.WriteString(key, Convert.ToString(value, CultureInfo.InvariantCulture));
