@@ -110,7 +110,7 @@ public class XLNetTrainingTests
             }
         }
         Assert.Equal(3 * model.Parameters.Count, checkedCount);
-        Assert.Equal(2 + 2 * 16 + 1, model.Parameters.Count);
+        Assert.Equal(2 + 2 * 17 + 1, model.Parameters.Count);
     }
 
     [Fact]
