@@ -178,4 +178,30 @@ public class XLNetTrainingTests
         Assert.NotEqual(before, model.Logits(batch));
         Assert.Contains("labels must be", Assert.Throws<ArgumentException>(() => model.Evaluate(batch with { Labels = [1] })).Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AnIdentityFactorisationOrderIsACausalLanguageModel()
+    {
+        // perm_mask hides j ≥ i from query i and every position is a target: position i predicts from the tokens before it.
+        var model = RandomModel(13);
+        const int length = 5;
+        var permMask = new float[length * length];
+        var mapping = new float[length * length];
+        for (int i = 0; i < length; i++)
+        {
+            mapping[i * length + i] = 1f;
+            for (int j = i; j < length; j++)
+            {
+                permMask[i * length + j] = 1f;
+            }
+        }
+        int[] ids = [3, 7, 11, 2, 19];
+        TrainingBatch Batch(int[] tokens) => new(1, length, tokens, tokens) { PermutationMask = permMask, TargetMapping = mapping, PredictCount = length };
+        var before = model.Logits(Batch(ids));
+        var after = model.Logits(Batch([3, 7, 11, 5, 19])); // change token 3
+        int vocab = Tiny.VocabSize;
+        // Position 0's query sees no key, so (as HF's finfo.min softmax) it averages every value: the property starts at 1.
+        Assert.Equal(before.AsSpan(vocab, 3 * vocab).ToArray(), after.AsSpan(vocab, 3 * vocab).ToArray()); // positions 1..3 never see it
+        Assert.NotEqual(before.AsSpan(4 * vocab).ToArray(), after.AsSpan(4 * vocab).ToArray());   // position 4 does
+    }
 }
