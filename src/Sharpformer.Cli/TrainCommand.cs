@@ -3,6 +3,7 @@ using System.Globalization;
 using Sharpformer.IO;
 using Sharpformer.Tokenizers;
 using Sharpformer.Training;
+using Sharpformer.Training.Objectives;
 using Spectre.Console;
 
 namespace Sharpformer.Cli;
@@ -90,7 +91,7 @@ internal static class TrainCommand
 
         // Tokenizer and config: from the preset (new weights) or the checkpoint folder.
         string? folder = run.Resume ?? run.Init;
-        string tokenizerFolder = run.Tokenizer ?? folder ?? (TrainingCatalog.Preset(run.Preset!).ModelType == "gpt2"
+        string tokenizerFolder = run.Tokenizer ?? folder ?? (TrainingCatalog.Preset(run.Preset!).ModelType is "gpt2" or "xlnet"
             ? CommandLine.DefaultModel
             : throw new ArgumentException($"--model-config {run.Preset} needs --tokenizer DIR (a folder with the tokenizer files)"));
         var tokenizer = Tokenizer.FromFolder(tokenizerFolder);
@@ -103,7 +104,7 @@ internal static class TrainCommand
         else
         {
             preset = TrainingCatalog.Preset(run.Preset!);
-            config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize);
+            config = TrainingCatalog.PresetConfig(preset, TrainingCatalog.PresetVocabSize(preset, tokenizer));
         }
         if (config.ModelType != objectiveKind.ModelType)
         {
@@ -125,6 +126,14 @@ internal static class TrainCommand
             // GPT-2 starts and ends texts with the document separator (<|endoftext|>).
             config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize,
                 new Dictionary<string, int> { ["bos_token_id"] = objective.DocumentSeparator, ["eos_token_id"] = objective.DocumentSeparator });
+        }
+        if (preset is not null && objective is PermutationLmObjective plm && preset.ModelType == "xlnet")
+        {
+            // XLNet's config names its pad id; the separator stands for BOS/EOS on a GPT-2 tokenizer.
+            config = TrainingCatalog.PresetConfig(preset, vocabSize, new Dictionary<string, int>
+            {
+                ["bos_token_id"] = plm.DocumentSeparator, ["eos_token_id"] = plm.DocumentSeparator, ["pad_token_id"] = plm.PadId,
+            });
         }
 
         output.WriteLine($"reading {run.Data} …");

@@ -47,6 +47,10 @@ public static class TrainingCatalog
         {
             ["d_model"] = 64, ["d_kv"] = 16, ["d_ff"] = 256, ["num_layers"] = 2, ["num_decoder_layers"] = 2, ["num_heads"] = 4,
         }),
+        new("xlnet-tiny", "xlnet", "XLNet, 2 layers × 64, 4 heads of 16 (tests)", new Dictionary<string, object>
+        {
+            ["d_model"] = 64, ["d_head"] = 16, ["d_inner"] = 256, ["n_layer"] = 2, ["n_head"] = 4, ["ff_activation"] = "gelu", ["attn_type"] = "bi",
+        }),
     ];
 
     private static readonly Dictionary<string, TrainableModelKind> ModelKinds = new(StringComparer.Ordinal)
@@ -54,6 +58,9 @@ public static class TrainingCatalog
         ["gpt2"] = new("gpt2",
             (config, seed) => Gpt2TrainableModel.CreateRandom(Gpt2Config.FromHf(config), seed, Gpt2Dropout.FromHf(config)),
             (folder, seed) => Gpt2TrainableModel.Load(folder, seed)),
+        ["xlnet"] = new("xlnet",
+            (config, seed) => XLNetTrainableModel.CreateRandom(XLNetConfig.FromHf(config), seed),
+            (folder, _) => XLNetTrainableModel.Load(folder)),
     };
 
     private static readonly List<ObjectiveKind> ObjectiveKinds =
@@ -62,11 +69,34 @@ public static class TrainingCatalog
         new("mlm", "bert", "masked language modelling (15%, 80/10/10)", null),
         new("denoise", "bart", "BART denoising (text infilling, sentence permutation)", null),
         new("span", "t5", "T5 span corruption (15%, mean span 3, sentinels)", null),
-        new("plm", "xlnet", "XLNet permutation language modelling", null),
+        new("plm", "xlnet", "XLNet permutation language modelling", XLNetObjective),
         new("unilm", "bert", "UniLM unified masks (bidirectional, left-to-right, seq2seq)", null),
     ];
 
     public static IReadOnlyList<ObjectiveKind> Objectives => ObjectiveKinds;
+
+    /// <summary>
+    /// XLNet's special tokens: &lt;mask&gt;, &lt;pad&gt;, &lt;sep&gt;, &lt;cls&gt; when the tokenizer has them (a real XLNet
+    /// tokenizer); on a GPT-2 tokenizer, &lt;|endoftext|&gt; separates documents and pads, and &lt;mask&gt; is one id
+    /// appended after the tokenizer's vocabulary (<see cref="PresetVocabSize"/>).
+    /// </summary>
+    private static PermutationLmObjective XLNetObjective(Tokenizer tokenizer, int vocabSize)
+    {
+        int separator = tokenizer.TokenToId("<sep>") ?? EndOfText(tokenizer);
+        int pad = tokenizer.TokenToId("<pad>") ?? separator;
+        int mask = tokenizer.TokenToId("<mask>")
+            ?? (vocabSize > tokenizer.VocabSize ? tokenizer.VocabSize : throw new ArgumentException($"plm needs a <mask> id: the tokenizer has none and vocab_size {vocabSize} leaves no id after its {tokenizer.VocabSize} tokens"));
+        int? cls = tokenizer.TokenToId("<cls>");
+        return new PermutationLmObjective(mask, pad, separator, vocabSize, specialIds: cls is int id ? [id] : null);
+    }
+
+    /// <summary>The vocab_size of a new model of <paramref name="preset"/>: the tokenizer's, plus one &lt;mask&gt; id for XLNet on a tokenizer without one.</summary>
+    public static int PresetVocabSize(TrainingPreset preset, Tokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return tokenizer.VocabSize + (preset.ModelType == "xlnet" && tokenizer.TokenToId("<mask>") is null ? 1 : 0);
+    }
 
     // GPT-2 separates documents with <|endoftext|>.
     private static int EndOfText(Tokenizer tokenizer) =>
