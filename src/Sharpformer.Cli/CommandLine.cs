@@ -7,11 +7,11 @@ namespace Sharpformer.Cli;
 /// <summary>The `sharpformer` command: verbs, shared options, and one readable error line with exit code 1.</summary>
 public static class CommandLine
 {
-    /// <summary>The model used when --model is not given: models/tiny-gpt2 shipped beside the binary (or SHARPFORMER_MODEL).</summary>
+    /// <summary>The model used when --model is not given: models/austen-gpt2 shipped beside the binary (or SHARPFORMER_MODEL).</summary>
     public static string DefaultModel =>
         Environment.GetEnvironmentVariable("SHARPFORMER_MODEL") is { Length: > 0 } fromEnvironment
             ? fromEnvironment
-            : Path.Combine(AppContext.BaseDirectory, "models", "tiny-gpt2");
+            : Path.Combine(AppContext.BaseDirectory, "models", "austen-gpt2");
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {

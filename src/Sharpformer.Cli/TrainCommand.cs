@@ -3,6 +3,7 @@ using System.Globalization;
 using Sharpformer.IO;
 using Sharpformer.Tokenizers;
 using Sharpformer.Training;
+using Sharpformer.Training.Objectives;
 using Spectre.Console;
 
 namespace Sharpformer.Cli;
@@ -103,7 +104,7 @@ internal static class TrainCommand
         else
         {
             preset = TrainingCatalog.Preset(run.Preset!);
-            config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize);
+            config = TrainingCatalog.PresetConfig(preset, TrainingCatalog.PresetVocabSize(preset, tokenizer));
         }
         if (!objectiveKind.Trains(config.ModelType))
         {
@@ -122,7 +123,7 @@ internal static class TrainCommand
         var kind = TrainingCatalog.ModelKind(config.ModelType, config.Source);
         if (preset is not null)
         {
-            config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize, TrainingCatalog.PresetSpecialIds(preset.ModelType, tokenizer, objective));
+            config = TrainingCatalog.PresetConfig(preset, vocabSize, TrainingCatalog.PresetSpecialIds(preset.ModelType, tokenizer, objective));
         }
 
         output.WriteLine($"reading {run.Data} …");

@@ -103,11 +103,12 @@ public sealed record XLNetOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenSta
 /// net, then logits = h·Eᵀ + b. Positions enter only as sinusoidal encodings of relative distance (Transformer-XL).
 /// Each step is its own method over plain arrays, so a backward pass can be written next to it.
 /// </summary>
-public sealed class XLNetModel : ILanguageModel
+public sealed partial class XLNetModel : ILanguageModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Tensor _wordEmbedding;   // [vocab, hidden]
     private readonly Tensor _maskEmbedding;   // [hidden]: the query stream's input at every target
+    private readonly List<(Tensor View, Tensor Source)> _reshaped = [];  // views over loaded tensors (training maps their gradients)
     private readonly Layer[] _layers;
     private readonly Linear _head;            // tied to the word embedding, bias lm_loss.bias
 
@@ -125,7 +126,7 @@ public sealed class XLNetModel : ILanguageModel
         _checkpoint = owner;
         int hidden = config.HiddenSize, inner = config.InnerWidth;
         _wordEmbedding = weights("transformer.word_embedding.weight", [config.VocabSize, hidden]);
-        _maskEmbedding = weights("transformer.mask_emb", [1, 1, hidden]).Reshape(hidden);
+        _maskEmbedding = View(weights("transformer.mask_emb", [1, 1, hidden]), hidden);
         _layers = new Layer[config.LayerCount];
         for (int layer = 0; layer < config.LayerCount; layer++)
         {
@@ -133,11 +134,11 @@ public sealed class XLNetModel : ILanguageModel
             Tensor Weight(string name, params int[] shape) => weights(prefix + name, shape);
             // einsum("ibh,hnd->ibnd"): [hidden, heads, headDim] is an input-major [hidden, inner] matrix.
             Linear Projection(string name) =>
-                new(Weight("rel_attn." + name, hidden, config.HeadCount, config.HeadDim).Reshape(hidden, inner), null, WeightLayout.InputMajor);
+                new(View(Weight("rel_attn." + name, hidden, config.HeadCount, config.HeadDim), hidden, inner), null, WeightLayout.InputMajor);
             _layers[layer] = new Layer(
                 Projection("q"), Projection("k"), Projection("v"), Projection("r"),
                 // einsum("ibnd,hnd->ibh"): the same tensor read as [out = hidden, in = inner].
-                new Linear(Weight("rel_attn.o", hidden, config.HeadCount, config.HeadDim).Reshape(hidden, inner), null, WeightLayout.OutputMajor),
+                new Linear(View(Weight("rel_attn.o", hidden, config.HeadCount, config.HeadDim), hidden, inner), null, WeightLayout.OutputMajor),
                 Weight("rel_attn.r_w_bias", config.HeadCount, config.HeadDim),
                 Weight("rel_attn.r_r_bias", config.HeadCount, config.HeadDim),
                 Weight("rel_attn.r_s_bias", config.HeadCount, config.HeadDim),
@@ -153,6 +154,16 @@ public sealed class XLNetModel : ILanguageModel
         _head = new Linear(_wordEmbedding, weights("lm_loss.bias", [config.VocabSize]), WeightLayout.OutputMajor);
         SpecialTokens = new SpecialTokens(config.BosTokenId, [config.EosTokenId], config.PadTokenId);
     }
+
+    private Tensor View(Tensor source, params int[] shape)
+    {
+        var view = source.Reshape(shape);
+        _reshaped.Add((view, source));
+        return view;
+    }
+
+    /// <summary>Reshaped views the layers use and the loaded tensors they view (a trainer gives both one gradient).</summary>
+    internal IReadOnlyList<(Tensor View, Tensor Source)> ReshapedWeights => _reshaped;
 
     public static ILanguageModel Load(Checkpoint checkpoint)
     {
@@ -183,17 +194,7 @@ public sealed class XLNetModel : ILanguageModel
     public XLNetOutput Forward(int[] inputIds, int batchSize, int tokenCount, float[]? permMask = null, float[]? targetMapping = null,
         int targetCount = 0, int[]? tokenTypeIds = null, int[]? attentionMask = null, bool outputHiddenStates = false)
     {
-        ArgumentNullException.ThrowIfNull(inputIds);
-        Check(inputIds.Length == batchSize * tokenCount && batchSize > 0 && tokenCount > 0, $"input ids hold {inputIds.Length} values; expected batch {batchSize} × {tokenCount} tokens (both > 0)");
-        Check(permMask is null || permMask.Length == batchSize * tokenCount * tokenCount, $"perm_mask must be [batch {batchSize}, {tokenCount}, {tokenCount}]");
-        Check(targetMapping is null || (targetCount > 0 && targetMapping.Length == batchSize * targetCount * tokenCount),
-            $"target_mapping must be [batch {batchSize}, targets {targetCount} (> 0), {tokenCount}]");
-        Check(tokenTypeIds is null || tokenTypeIds.Length == batchSize * tokenCount, $"token type ids must be [batch {batchSize}, {tokenCount}]");
-        Check(attentionMask is null || attentionMask.Length == batchSize * tokenCount, $"attention mask must be [batch {batchSize}, {tokenCount}]");
-        foreach (int id in inputIds)
-        {
-            Check((uint)id < (uint)VocabSize, $"token id {id} is outside the vocabulary of {VocabSize}");
-        }
+        CheckInputs(inputIds, batchSize, tokenCount, permMask, targetMapping, targetCount, tokenTypeIds, attentionMask);
 
         int hidden = Config.HiddenSize;
         int outputRows = targetMapping is null ? tokenCount : targetCount;
@@ -432,6 +433,22 @@ public sealed class XLNetModel : ILanguageModel
         TensorPrimitives.Add(output, input, output);
         layer.FeedForwardNorm.Forward(output, output);
         return output;
+    }
+
+    private void CheckInputs(int[] inputIds, int batchSize, int tokenCount, float[]? permMask, float[]? targetMapping, int targetCount,
+        int[]? tokenTypeIds, int[]? attentionMask)
+    {
+        ArgumentNullException.ThrowIfNull(inputIds);
+        Check(inputIds.Length == batchSize * tokenCount && batchSize > 0 && tokenCount > 0, $"input ids hold {inputIds.Length} values; expected batch {batchSize} × {tokenCount} tokens (both > 0)");
+        Check(permMask is null || permMask.Length == batchSize * tokenCount * tokenCount, $"perm_mask must be [batch {batchSize}, {tokenCount}, {tokenCount}]");
+        Check(targetMapping is null || (targetCount > 0 && targetMapping.Length == batchSize * targetCount * tokenCount),
+            $"target_mapping must be [batch {batchSize}, targets {targetCount} (> 0), {tokenCount}]");
+        Check(tokenTypeIds is null || tokenTypeIds.Length == batchSize * tokenCount, $"token type ids must be [batch {batchSize}, {tokenCount}]");
+        Check(attentionMask is null || attentionMask.Length == batchSize * tokenCount, $"attention mask must be [batch {batchSize}, {tokenCount}]");
+        foreach (int id in inputIds)
+        {
+            Check((uint)id < (uint)VocabSize, $"token id {id} is outside the vocabulary of {VocabSize}");
+        }
     }
 
     private static void Check(bool condition, string message)

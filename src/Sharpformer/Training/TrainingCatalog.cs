@@ -76,6 +76,10 @@ public static class TrainingCatalog
         {
             ["d_model"] = 64, ["d_kv"] = 16, ["d_ff"] = 256, ["num_layers"] = 2, ["num_decoder_layers"] = 2, ["num_heads"] = 4,
         }) { DefaultTokenizer = T5Tokenizer },
+        new("xlnet-tiny", "xlnet", "XLNet, 2 layers × 64, 4 heads of 16 (tests)", new Dictionary<string, object>
+        {
+            ["d_model"] = 64, ["d_head"] = 16, ["d_inner"] = 256, ["n_layer"] = 2, ["n_head"] = 4, ["ff_activation"] = "gelu", ["attn_type"] = "bi",
+        }),
     ];
 
     private static readonly Dictionary<string, TrainableModelKind> ModelKinds = new(StringComparer.Ordinal)
@@ -87,6 +91,9 @@ public static class TrainingCatalog
         ["bert"] = new("bert", TrainableModels.Create, TrainableModels.Load),
         ["bart"] = new("bart", TrainableModels.Create, TrainableModels.Load),
         ["t5"] = new("t5", TrainableModels.Create, TrainableModels.Load),
+        ["xlnet"] = new("xlnet",
+            (config, seed) => XLNetTrainableModel.CreateRandom(XLNetConfig.FromHf(config), seed),
+            (folder, _) => XLNetTrainableModel.Load(folder)),
     };
 
     private static readonly List<ObjectiveKind> ObjectiveKinds =
@@ -103,7 +110,7 @@ public static class TrainingCatalog
             vocabSize, FullStops(tokenizer))),
         new("span", "t5", "T5 span corruption (15%, mean span 3, sentinels)", (tokenizer, vocabSize) => new SpanCorruptionObjective(
             Special(tokenizer, "</s>", "span"), Special(tokenizer, "<pad>", "span"), vocabSize, Sentinels(tokenizer))),
-        new("plm", "xlnet", "XLNet permutation language modelling", null),
+        new("plm", "xlnet", "XLNet permutation language modelling", XLNetObjective),
         new("unilm", "bert", "UniLM unified masks (bidirectional, left-to-right, seq2seq)", (tokenizer, vocabSize) => new UniLmObjective(
             Special(tokenizer, "[CLS]", "unilm"), Special(tokenizer, "[SEP]", "unilm"), Special(tokenizer, "[MASK]", "unilm"), Special(tokenizer, "[PAD]", "unilm"),
             vocabSize, specialIds: SpecialIds(tokenizer))),
@@ -168,11 +175,39 @@ public static class TrainingCatalog
                 ["eos_token_id"] = Special(tokenizer, "</s>", objective.Name), ["pad_token_id"] = Special(tokenizer, "<pad>", objective.Name),
                 ["decoder_start_token_id"] = Special(tokenizer, "<pad>", objective.Name),
             },
+            // XLNet's config names its pad id; the separator stands for BOS/EOS on a GPT-2 tokenizer.
+            "xlnet" when objective is PermutationLmObjective plm => new()
+            {
+                ["bos_token_id"] = plm.DocumentSeparator, ["eos_token_id"] = plm.DocumentSeparator, ["pad_token_id"] = plm.PadId,
+            },
             _ => [],
         };
     }
 
     public static IReadOnlyList<ObjectiveKind> Objectives => ObjectiveKinds;
+
+    /// <summary>
+    /// XLNet's special tokens: &lt;mask&gt;, &lt;pad&gt;, &lt;sep&gt;, &lt;cls&gt; when the tokenizer has them (a real XLNet
+    /// tokenizer); on a GPT-2 tokenizer, &lt;|endoftext|&gt; separates documents and pads, and &lt;mask&gt; is one id
+    /// appended after the tokenizer's vocabulary (<see cref="PresetVocabSize"/>).
+    /// </summary>
+    private static PermutationLmObjective XLNetObjective(Tokenizer tokenizer, int vocabSize)
+    {
+        int separator = tokenizer.TokenToId("<sep>") ?? EndOfText(tokenizer);
+        int pad = tokenizer.TokenToId("<pad>") ?? separator;
+        int mask = tokenizer.TokenToId("<mask>")
+            ?? (vocabSize > tokenizer.VocabSize ? tokenizer.VocabSize : throw new ArgumentException($"plm needs a <mask> id: the tokenizer has none and vocab_size {vocabSize} leaves no id after its {tokenizer.VocabSize} tokens"));
+        int? cls = tokenizer.TokenToId("<cls>");
+        return new PermutationLmObjective(mask, pad, separator, vocabSize, specialIds: cls is int id ? [id] : null);
+    }
+
+    /// <summary>The vocab_size of a new model of <paramref name="preset"/>: the tokenizer's, plus one &lt;mask&gt; id for XLNet on a tokenizer without one.</summary>
+    public static int PresetVocabSize(TrainingPreset preset, Tokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return tokenizer.VocabSize + (preset.ModelType == "xlnet" && tokenizer.TokenToId("<mask>") is null ? 1 : 0);
+    }
 
     // GPT-2 separates documents with <|endoftext|>.
     private static int EndOfText(Tokenizer tokenizer) =>

@@ -115,24 +115,41 @@ public sealed class CliTests : IDisposable
 
 public sealed class CliGenerateTests : IDisposable
 {
+    private static readonly string TinyGpt2 = Path.Combine(AppContext.BaseDirectory, "models", "tiny-gpt2");
+
     private readonly string _directory = Directory.CreateTempSubdirectory("sharpformer-cli-gen-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public void TheBundledModelIsTheDefaultAndGreedyJsonMatchesHf()
+    public void GreedyJsonOfTheFixtureModelMatchesHf()
     {
         // models/tiny-gpt2 holds the fixture's weights, so HF's greedy_single golden applies to it.
         using var goldens = new Goldens("gpt2");
         int[] prompt = goldens.Ints("greedy_single.input_ids");
         int[] sequence = goldens.Ints("greedy_single.sequences");
-        var (code, output, error) = CliTests.Run("generate", "--prompt-ids", string.Join(',', prompt), "--max-new-tokens", "20", "--json");
+        var (code, output, error) = CliTests.Run("generate", "--model", TinyGpt2, "--prompt-ids", string.Join(',', prompt), "--max-new-tokens", "20", "--json");
         Assert.True(code == 0, error);
         using var json = System.Text.Json.JsonDocument.Parse(output);
         Assert.Equal(prompt, json.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(x => x.GetInt32()));
         int[] generated = [.. json.RootElement.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32())];
         Assert.Equal(sequence[prompt.Length..(prompt.Length + generated.Length)], generated);
         Assert.True(generated.Length == 20 || generated[^1] == 999, "stops at 20 tokens or at EOS");
+    }
+
+    [Fact]
+    public void TheBundledDefaultModelWritesEnglish()
+    {
+        // The default model was trained by `sharpformer train` on Austen's novels; a random model strings byte-pair
+        // fragments together, so most of its "words" are not words. Compare with the words of the committed corpus sample.
+        var known = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Fixture.File("corpus", "austen-sample.txt")).ToLowerInvariant(), "[a-z]+")
+            .Select(match => match.Value).ToHashSet();
+        var (code, output, error) = CliTests.Run("generate", "It is a truth universally acknowledged", "-n", "60");
+        Assert.True(code == 0, error);
+        string[] words = [.. System.Text.RegularExpressions.Regex.Matches(output.ToLowerInvariant(), "[a-z]+").Select(match => match.Value)];
+        Assert.True(words.Length >= 20, output);
+        double knownShare = words.Count(known.Contains) / (double)words.Length;
+        Assert.True(knownShare >= 0.8, $"{knownShare:P0} of the words are English words of the corpus sample: {output}");
     }
 
     [Fact]
@@ -149,10 +166,10 @@ public sealed class CliGenerateTests : IDisposable
     [Fact]
     public void ATooLongPromptPrintsOneErrorLineAndNothingElse()
     {
-        var (code, output, error) = CliTests.Run("generate", string.Concat(Enumerable.Repeat("word ", 200)));
+        var (code, output, error) = CliTests.Run("generate", string.Concat(Enumerable.Repeat("word ", 300)));
         Assert.Equal(1, code);
         Assert.Equal("", output);
-        Assert.Contains("exceeds the model's context of 128 positions", error);
+        Assert.Contains("exceeds the model's context of 256 positions", error);
         Assert.Single(error.Trim().Split('\n'));
     }
 

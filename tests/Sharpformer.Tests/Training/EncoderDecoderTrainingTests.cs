@@ -132,8 +132,9 @@ public class EncoderDecoderTrainingTests
         using var checkpoint = Checkpoint.Open(Fixture.File("t5"));
         var created = Assert.IsType<T5TrainableModel>(TrainableModels.Create(checkpoint.Config, 1));
         Assert.Equal(T5Config.FromHf(checkpoint.Config), created.Config);
-        var xlnet = HfConfig.Parse("""{"model_type": "xlnet"}""", "test config");
-        Assert.Contains("'xlnet' cannot be trained", Assert.Throws<CheckpointException>(() => TrainableModels.Create(xlnet, 1)).Message, StringComparison.Ordinal);
+        Assert.IsType<XLNetTrainableModel>(TrainableModels.Load(Fixture.File("xlnet")));
+        var neo = HfConfig.Parse("""{"model_type": "gpt_neo"}""", "test config");
+        Assert.Contains("'gpt_neo' cannot be trained", Assert.Throws<CheckpointException>(() => TrainableModels.Create(neo, 1)).Message, StringComparison.Ordinal);
     }
 
     [Fact]

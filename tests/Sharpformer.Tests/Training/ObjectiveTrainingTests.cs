@@ -15,7 +15,7 @@ public sealed class ObjectiveTrainingTests
     [InlineData("unilm", "bert-tiny", 0.5)]
     [InlineData("denoise", "bart-tiny", 0.5)]
     [InlineData("span", "t5-tiny", 0.3)]
-    // plm (XLNet) joins here once its model trains: [InlineData("plm", "xlnet-tiny", 0.5)]
+    [InlineData("plm", "xlnet-tiny", 0.5)]
     public void HeldOutLossFallsAfterAFewDozenSteps(string objectiveName, string presetName, double minimumDrop)
     {
         var (before, after) = TrainPreset(objectiveName, presetName, steps: 30);
@@ -55,8 +55,9 @@ public sealed class ObjectiveTrainingTests
     {
         var preset = TrainingCatalog.Preset(presetName);
         var tokenizer = PresetTokenizer(preset);
-        var objective = TrainingCatalog.CreateObjective(objectiveName, tokenizer, tokenizer.VocabSize);
-        var config = TrainingCatalog.PresetConfig(preset, tokenizer.VocabSize, TrainingCatalog.PresetSpecialIds(preset.ModelType, tokenizer, objective));
+        int vocabSize = TrainingCatalog.PresetVocabSize(preset, tokenizer);
+        var objective = TrainingCatalog.CreateObjective(objectiveName, tokenizer, vocabSize);
+        var config = TrainingCatalog.PresetConfig(preset, vocabSize, TrainingCatalog.PresetSpecialIds(preset.ModelType, tokenizer, objective));
         var options = new TrainerOptions
         {
             Steps = steps, BatchSize = 4, SequenceLength = 32, LearningRate = 3e-3, WarmupSteps = 3, EvalBatches = 2, Seed = 5,

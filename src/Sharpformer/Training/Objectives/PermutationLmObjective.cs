@@ -55,6 +55,9 @@ public sealed class PermutationLmObjective : ITrainingObjective
 
     public int DocumentSeparator => _separatorId;
 
+    /// <summary>The id that fills rows shorter than the sequence (XLNet's config pad_token_id).</summary>
+    public int PadId => _padId;
+
     public int SegmentLength(int sequenceLength)
     {
         ObjectiveChecks.SequenceLength(Name, sequenceLength, 2);
