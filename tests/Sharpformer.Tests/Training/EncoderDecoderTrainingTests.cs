@@ -133,8 +133,9 @@ public class EncoderDecoderTrainingTests
         var created = Assert.IsType<T5TrainableModel>(TrainableModels.Create(checkpoint.Config, 1));
         Assert.Equal(T5Config.FromHf(checkpoint.Config), created.Config);
         Assert.IsType<XLNetTrainableModel>(TrainableModels.Load(Fixture.File("xlnet")));
-        var neo = HfConfig.Parse("""{"model_type": "gpt_neo"}""", "test config");
-        Assert.Contains("'gpt_neo' cannot be trained", Assert.Throws<CheckpointException>(() => TrainableModels.Create(neo, 1)).Message, StringComparison.Ordinal);
+        Assert.Equal("gpt_neo", TrainableModels.Load(Fixture.File("gpt_neo")).ModelType);
+        var llama = HfConfig.Parse("""{"model_type": "llama"}""", "test config");
+        Assert.Contains("'llama' cannot be trained", Assert.Throws<CheckpointException>(() => TrainableModels.Create(llama, 1)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
