@@ -72,7 +72,7 @@ public sealed class GptNeoTrainingTests
         {
             string output = Path.Combine(directory, "run");
             var (code, stdout, error) = CliTests.Run("train", "--objective", "clm", "--model-config", "gpt-neo-tiny", "--data", Fixture.File("corpus", "austen-sample.txt"),
-                "--out", output, "--steps", "16", "--batch", "4", "--seq", "32", "--lr", "3e-3", "--warmup", "2", "--seed", "1");
+                "--out", output, "--tokenizer", CorpusTests.TinyTokenizerFolder, "--steps", "16", "--batch", "4", "--seq", "32", "--lr", "3e-3", "--warmup", "2", "--seed", "1");
             Assert.True(code == 0, error);
             Assert.Contains("training gpt_neo", stdout, StringComparison.Ordinal);
             var log = File.ReadAllLines(Path.Combine(output, Trainer.LogFileName)).Select(line => JsonDocument.Parse(line).RootElement).ToList();
