@@ -42,26 +42,31 @@ public static class TrainingCatalog
     public const string BartTokenizer = "tokenizers/bart-byte-bpe";
     public const string T5Tokenizer = "tokenizers/t5-sentencepiece";
 
+    // Decoder-only presets: the tiny ones use the 1000-token GPT-2 cut of models/tiny-gpt2 (fast tests), the bigger
+    // ones the 8192-token cut the default model was trained with.
+    public const string TinyGpt2Tokenizer = "tiny-gpt2";
+    public const string DefaultModelTokenizer = "austen-gpt2";
+
     public static IReadOnlyList<TrainingPreset> Presets { get; } =
     [
         new("gpt2-tiny", "gpt2", "GPT-2, 2 layers × 64, 4 heads, context 128 (tests)", new Dictionary<string, object>
         {
             ["n_layer"] = 2, ["n_embd"] = 64, ["n_head"] = 4, ["n_positions"] = 128,
-        }),
+        }) { DefaultTokenizer = TinyGpt2Tokenizer },
         new("gpt2-mini", "gpt2", "GPT-2, 4 layers × 256, 8 heads, context 256 (the bundled model's size)", new Dictionary<string, object>
         {
             ["n_layer"] = 4, ["n_embd"] = 256, ["n_head"] = 8, ["n_positions"] = 256,
-        }),
+        }) { DefaultTokenizer = DefaultModelTokenizer },
         new("gpt-neo-tiny", "gpt_neo", "GPT-Neo, 4 layers × 64 alternating global/local (window 16), 4 heads, context 128 (tests)", new Dictionary<string, object>
         {
             ["num_layers"] = 4, ["hidden_size"] = 64, ["num_heads"] = 4, ["max_position_embeddings"] = 128, ["window_size"] = 16,
             ["attention_types"] = JsonNode.Parse("""[[["global", "local"], 2]]""")!,
-        }),
+        }) { DefaultTokenizer = TinyGpt2Tokenizer },
         new("gpt3-small", "gpt_neo", "GPT-3 Small shape: 12 layers × 768, 12 heads, context 2048, alternating global/local (window 256); 125M", new Dictionary<string, object>
         {
             ["num_layers"] = 12, ["hidden_size"] = 768, ["num_heads"] = 12, ["max_position_embeddings"] = 2048, ["window_size"] = 256,
             ["attention_types"] = JsonNode.Parse("""[[["global", "local"], 6]]""")!,
-        }),
+        }) { DefaultTokenizer = DefaultModelTokenizer },
         new("bert-tiny", "bert", "BERT, 2 layers × 64, 4 heads, 128 positions", new Dictionary<string, object>
         {
             ["num_hidden_layers"] = 2, ["hidden_size"] = 64, ["num_attention_heads"] = 4, ["intermediate_size"] = 256,
@@ -79,7 +84,7 @@ public static class TrainingCatalog
         new("xlnet-tiny", "xlnet", "XLNet, 2 layers × 64, 4 heads of 16 (tests)", new Dictionary<string, object>
         {
             ["d_model"] = 64, ["d_head"] = 16, ["d_inner"] = 256, ["n_layer"] = 2, ["n_head"] = 4, ["ff_activation"] = "gelu", ["attn_type"] = "bi",
-        }),
+        }) { DefaultTokenizer = TinyGpt2Tokenizer },
     ];
 
     private static readonly Dictionary<string, TrainableModelKind> ModelKinds = new(StringComparer.Ordinal)
