@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using Sharpformer.Autograd;
 using Sharpformer.IO;
 using Sharpformer.Layers;
@@ -176,10 +174,8 @@ public sealed class Gpt2TrainableModel : ITrainableModel
     // HF GPTNeoConfig names; attention_types as one run of the per-layer kinds.
     private string NeoConfigJson(GptNeoConfig config)
     {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        return TrainableParameters.JsonObject(json =>
         {
-            json.WriteStartObject();
             json.WriteString("model_type", "gpt_neo");
             json.WriteStartArray("architectures");
             json.WriteStringValue("GPTNeoForCausalLM");
@@ -202,12 +198,7 @@ public sealed class Gpt2TrainableModel : ITrainableModel
             json.WriteNumberValue(1);
             json.WriteEndArray();
             json.WriteEndArray();
-            json.WriteString("activation_function", config.Activation switch
-            {
-                Activation.GeluTanh => "gelu_new",
-                Activation.Gelu => "gelu",
-                _ => "relu",
-            });
+            json.WriteString("activation_function", TrainableParameters.ActivationName(config.Activation));
             json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
             json.WriteNumber("bos_token_id", config.BosTokenId);
             json.WriteNumber("eos_token_id", config.EosTokenId);
@@ -216,18 +207,14 @@ public sealed class Gpt2TrainableModel : ITrainableModel
             json.WriteNumber("embed_dropout", Dropout.Embedding);
             json.WriteNumber("initializer_range", 0.02);
             json.WriteString("torch_dtype", "float32");
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+        });
     }
 
     private string Gpt2ConfigJson()
     {
         var config = Config;
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        return TrainableParameters.JsonObject(json =>
         {
-            json.WriteStartObject();
             json.WriteString("model_type", "gpt2");
             json.WriteStartArray("architectures");
             json.WriteStringValue("GPT2LMHeadModel");
@@ -239,12 +226,7 @@ public sealed class Gpt2TrainableModel : ITrainableModel
             json.WriteNumber("n_layer", config.LayerCount);
             json.WriteNumber("n_head", config.HeadCount);
             json.WriteNumber("n_inner", config.InnerSize);
-            json.WriteString("activation_function", config.Activation switch
-            {
-                Activation.GeluTanh => "gelu_new",
-                Activation.Gelu => "gelu",
-                _ => "relu",
-            });
+            json.WriteString("activation_function", TrainableParameters.ActivationName(config.Activation));
             json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
             json.WriteBoolean("scale_attn_weights", config.ScaleAttentionWeights);
             json.WriteBoolean("scale_attn_by_inverse_layer_idx", config.ScaleAttentionByInverseLayerIndex);
@@ -256,8 +238,6 @@ public sealed class Gpt2TrainableModel : ITrainableModel
             json.WriteNumber("embd_pdrop", Dropout.Embedding);
             json.WriteNumber("initializer_range", 0.02);
             json.WriteString("torch_dtype", "float32");
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+        });
     }
 }

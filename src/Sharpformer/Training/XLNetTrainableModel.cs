@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using Sharpformer.Autograd;
 using Sharpformer.IO;
 using Sharpformer.Layers;
@@ -125,10 +123,8 @@ public sealed class XLNetTrainableModel : ITrainableModel
     private string ConfigJson()
     {
         var config = Config;
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        return TrainableParameters.JsonObject(json =>
         {
-            json.WriteStartObject();
             json.WriteString("model_type", "xlnet");
             json.WriteStartArray("architectures");
             json.WriteStringValue("XLNetLMHeadModel");
@@ -139,12 +135,7 @@ public sealed class XLNetTrainableModel : ITrainableModel
             json.WriteNumber("n_head", config.HeadCount);
             json.WriteNumber("d_head", config.HeadDim);
             json.WriteNumber("d_inner", config.InnerSize);
-            json.WriteString("ff_activation", config.Activation switch
-            {
-                Activation.GeluTanh => "gelu_new",
-                Activation.Gelu => "gelu",
-                _ => "relu",
-            });
+            json.WriteString("ff_activation", TrainableParameters.ActivationName(config.Activation));
             json.WriteNumber("layer_norm_eps", config.LayerNormEpsilon);
             json.WriteString("attn_type", config.Unidirectional ? "uni" : "bi");
             json.WriteNumber("clamp_len", config.ClampLength);
@@ -158,8 +149,6 @@ public sealed class XLNetTrainableModel : ITrainableModel
             json.WriteNumber("pad_token_id", config.PadTokenId);
             json.WriteNumber("initializer_range", 0.02);
             json.WriteString("torch_dtype", "float32");
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+        });
     }
 }
