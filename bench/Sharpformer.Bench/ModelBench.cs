@@ -68,7 +68,7 @@ internal static class ModelBench
                     rows.Add(new Row(name, Steps / DecodeTimer.BestSeconds(model, promptLength, Steps), Bound.Bandwidth, bytesPerToken, 0));
                     if (promptLength == contexts[0])
                     {
-                        // Resident memory while decoding: weights (f32 kept beside a bf16/int8 copy), cache, runtime.
+                        // Resident memory while decoding: weights (a bf16/int8 model keeps only its converted copy; norms, biases and wpe stay f32), cache, runtime.
                         using var process = Process.GetCurrentProcess();
                         residentMegabytes.Add($"{dtype} {process.WorkingSet64 / 1e6:0} MB");
                     }

@@ -29,6 +29,13 @@ public sealed class Checkpoint : IDisposable
 
     public bool HasWeights => _files.Count > 0;
 
+    /// <summary>
+    /// True (the default): <see cref="Read(string)"/> returns F32 tensors as views of the memory-mapped file. False: it
+    /// copies every tensor into an owned array through ordinary file reads, so no mapped page becomes resident; a
+    /// bf16/int8 load does this, because it converts and drops most tensors and touched mapped pages would count in RSS.
+    /// </summary>
+    public bool MapTensors { get; set; } = true;
+
     /// <summary>Opens a folder, or a model id ("gpt2", "openai-community/gpt2") found in the local Hugging Face cache.</summary>
     public static Checkpoint Open(string folderOrModelId, bool requireWeights = true)
     {
@@ -91,10 +98,10 @@ public sealed class Checkpoint : IDisposable
     public TensorInfo GetInfo(string name) => FileFor(name).GetInfo(name);
 
     /// <summary>Reads a float tensor, checking its shape; the error names the tensor and both shapes.</summary>
-    public Tensor Read(string name, int[] expectedShape) => FileFor(name).ReadFloat32(name, expectedShape);
+    public Tensor Read(string name, int[] expectedShape) => FileFor(name).ReadFloat32(name, expectedShape, MapTensors);
 
     /// <summary>Reads a float tensor whatever its shape.</summary>
-    public Tensor Read(string name) => FileFor(name).ReadFloat32(name);
+    public Tensor Read(string name) => FileFor(name).ReadFloat32(name, null, MapTensors);
 
     private SafetensorsFile FileFor(string name) =>
         _byName.TryGetValue(name, out var file)

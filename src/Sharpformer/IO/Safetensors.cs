@@ -47,6 +47,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private readonly MemoryMappedViewAccessor? _view;
     private readonly byte* _data;
     private readonly long _dataLength;
+    private readonly long _dataStart;  // file offset of the data section
     private readonly Dictionary<string, TensorInfo> _tensors = new(StringComparer.Ordinal);
     private readonly List<string> _order = new();
 
@@ -77,6 +78,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var headerBytes = new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength);
         _data = basePointer + 8 + (long)headerLength;
         _dataLength = fileLength - 8 - (long)headerLength;
+        _dataStart = 8 + (long)headerLength;
         try
         {
             ParseHeader(headerBytes);
@@ -179,8 +181,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>
     /// The tensor as float32. F32 data is a view into the mapped file (no copy) when 4-byte aligned;
     /// F16 and BF16 are converted. Throws naming both shapes when <paramref name="expectedShape"/> differs.
+    /// With <paramref name="mapped"/> false the bytes are read through the file handle into an owned array instead,
+    /// so no page of the mapping becomes resident (for loads that convert the tensor and drop it).
     /// </summary>
-    public Tensor ReadFloat32(string name, int[]? expectedShape = null)
+    public Tensor ReadFloat32(string name, int[]? expectedShape = null, bool mapped = true)
     {
         var info = GetInfo(name);
         if (expectedShape is not null && !info.Shape.AsSpan().SequenceEqual(expectedShape))
@@ -188,40 +192,86 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw new CheckpointException($"{Path}: tensor '{name}' has shape {Tensor.FormatShape(info.Shape)} but the model expects {Tensor.FormatShape(expectedShape)}");
         }
         int count = checked((int)info.ElementCount);
+        if (!mapped)
+        {
+            return ReadFloat32Copy(info, count);
+        }
+        if (info.DType == TensorDType.F32)
+        {
+            if (((nint)(_data + info.Begin) & 3) == 0)
+            {
+                var manager = new MappedMemoryManager(this, (float*)(_data + info.Begin), count);
+                return new Tensor(manager.Memory, info.Shape);
+            }
+            return new Tensor(MemoryMarshal.Cast<byte, float>(Bytes(info)).ToArray(), info.Shape);
+        }
+        return new Tensor(ConvertToSingle(info, Bytes(info), count), info.Shape);
+    }
+
+    private Tensor ReadFloat32Copy(TensorInfo info, int count)
+    {
+        if (info.DType == TensorDType.F32)
+        {
+            var floats = new float[count];
+            ReadFromFile(info, MemoryMarshal.AsBytes(floats.AsSpan()));
+            return new Tensor(floats, info.Shape);
+        }
+        int length = checked((int)(info.End - info.Begin));
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            ReadFromFile(info, buffer.AsSpan(0, length));
+            return new Tensor(ConvertToSingle(info, buffer.AsSpan(0, length), count), info.Shape);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads a tensor's bytes with positional reads (pread): page cache, not this process's mapped pages.</summary>
+    private void ReadFromFile(TensorInfo info, Span<byte> destination)
+    {
+        using var handle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long offset = _dataStart + info.Begin;
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int read = RandomAccess.Read(handle, destination[done..], offset + done);
+            if (read == 0)
+            {
+                throw new CheckpointException($"{Path}: truncated file: tensor '{info.Name}' ends past the end of the file (was it changed after opening?)");
+            }
+            done += read;
+        }
+    }
+
+    /// <summary>F16, BF16 or F64 bytes as float32.</summary>
+    private float[] ConvertToSingle(TensorInfo info, ReadOnlySpan<byte> bytes, int count)
+    {
+        var result = new float[count];
         switch (info.DType)
         {
             case TensorDType.F32:
-                if (((nint)(_data + info.Begin) & 3) == 0)
-                {
-                    var manager = new MappedMemoryManager(this, (float*)(_data + info.Begin), count);
-                    return new Tensor(manager.Memory, info.Shape);
-                }
-                return new Tensor(MemoryMarshal.Cast<byte, float>(Bytes(info)).ToArray(), info.Shape);
+                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(result);
+                break;
             case TensorDType.F16:
-            {
-                var result = new float[count];
-                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(Bytes(info)), result);
-                return new Tensor(result, info.Shape);
-            }
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(bytes), result);
+                break;
             case TensorDType.BF16:
-            {
-                var result = new float[count];
-                Float16.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(Bytes(info)), result);
-                return new Tensor(result, info.Shape);
-            }
+                Float16.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(bytes), result);
+                break;
             case TensorDType.F64:
-            {
-                var doubles = MemoryMarshal.Cast<byte, double>(Bytes(info));
-                var result = new float[count];
+                var doubles = MemoryMarshal.Cast<byte, double>(bytes);
                 for (int i = 0; i < count; i++)
                 {
                     result[i] = (float)doubles[i];
                 }
-                return new Tensor(result, info.Shape);
-            }
+                break;
             default:
-                throw new CheckpointException($"{Path}: tensor '{name}' has dtype {info.DType}, which cannot be read as floating point (expected F32, F16, BF16 or F64)");
+                throw new CheckpointException($"{Path}: tensor '{info.Name}' has dtype {info.DType}, which cannot be read as floating point (expected F32, F16, BF16 or F64)");
         }
+        return result;
     }
 
     /// <summary>An integer tensor (I64, I32, I16, I8, U8, BOOL) as int32 values.</summary>

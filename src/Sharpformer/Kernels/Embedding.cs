@@ -32,4 +32,46 @@ public static class Embedding
             System.Numerics.Tensors.TensorPrimitives.Add(output.Slice(i * width, width), table.Slice(id * width, width), output.Slice(i * width, width));
         }
     }
+
+    /// <summary>output[i] = widen(table[ids[i]]) for a bf16 [count, width] table (exact: bf16 is the top half of a float32).</summary>
+    public static void LookupBFloat16(ReadOnlySpan<ushort> table, int width, ReadOnlySpan<int> ids, Span<float> output)
+    {
+        int count = table.Length / width;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int id = CheckId(ids, i, count);
+            IO.Float16.BFloat16ToSingle(table.Slice(id * width, width), output.Slice(i * width, width));
+        }
+    }
+
+    /// <summary>output[i] = table[ids[i]] · scales[ids[i]] for an int8 [count, width] table with one scale per row.</summary>
+    public static void LookupInt8(ReadOnlySpan<sbyte> table, ReadOnlySpan<float> scales, int width, ReadOnlySpan<int> ids, Span<float> output)
+    {
+        int count = table.Length / width;
+        if (scales.Length != count)
+        {
+            throw new ArgumentException($"scales hold {scales.Length} floats, expected one per table row ({count})", nameof(scales));
+        }
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int id = CheckId(ids, i, count);
+            var row = table.Slice(id * width, width);
+            var destination = output.Slice(i * width, width);
+            float scale = scales[id];
+            for (int k = 0; k < width; k++)
+            {
+                destination[k] = row[k] * scale;
+            }
+        }
+    }
+
+    private static int CheckId(ReadOnlySpan<int> ids, int index, int count)
+    {
+        int id = ids[index];
+        if ((uint)id >= (uint)count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ids), $"id {id} at index {index} is outside the embedding table of {count} rows");
+        }
+        return id;
+    }
 }

@@ -1,6 +1,9 @@
 namespace Sharpformer.Kernels;
 
-/// <summary>How a linear layer stores its weight for inference (the f32 tensor stays for training and embeddings).</summary>
+/// <summary>
+/// How a linear layer stores its weight for inference. A bf16/int8 model load keeps only that copy (tied embeddings read
+/// it too) and runs inference only; see <see cref="Layers.Linear.ConvertWeights"/> to keep the f32 tensor beside it.
+/// </summary>
 public enum WeightType
 {
     /// <summary>float32, as loaded: the reference.</summary>

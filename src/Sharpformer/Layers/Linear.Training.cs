@@ -9,6 +9,11 @@ public sealed partial class Linear
     {
         ArgumentNullException.ThrowIfNull(tape);
         ArgumentNullException.ThrowIfNull(input);
+        if (_weight is null)
+        {
+            // Fail before the forward, not in backward: training needs the f32 weight an inference-only load released.
+            throw ReleasedError();
+        }
         if (input.Length != rows * InFeatures)
         {
             throw new ArgumentException($"linear input holds {input.Length} values; expected {rows} rows × {InFeatures}");

@@ -6,6 +6,8 @@ namespace Sharpformer.Layers;
 /// <summary>y = x·W + b over rows, with W stored either way round (see <see cref="WeightLayout"/>).</summary>
 public sealed partial class Linear
 {
+    private Tensor? _weight; // null once released after a low-precision conversion
+
     public Linear(Tensor weight, Tensor? bias, WeightLayout layout)
     {
         ArgumentNullException.ThrowIfNull(weight);
@@ -13,7 +15,7 @@ public sealed partial class Linear
         {
             throw new ArgumentException($"a linear weight must be 2-D, got {weight}");
         }
-        Weight = weight;
+        _weight = weight;
         Bias = bias;
         Layout = layout;
         InFeatures = layout == WeightLayout.InputMajor ? weight.Shape[0] : weight.Shape[1];
@@ -23,9 +25,18 @@ public sealed partial class Linear
             throw new ArgumentException($"bias {bias} does not match {OutFeatures} output features");
         }
         Collected?.Add(this);
+        if (ConvertOnCreate is { } type)
+        {
+            ConvertWeights(type, keepFloat32: false);
+            CollectReleasedWeights();
+        }
     }
 
-    public Tensor Weight { get; }
+    /// <summary>
+    /// The float32 weight, as <see cref="Layout"/> stores it: what training, export and <see cref="ConvertWeights"/> read.
+    /// Throws once <see cref="ConvertWeights"/> released it (an inference-only bf16/int8 load).
+    /// </summary>
+    public Tensor Weight => _weight ?? throw ReleasedError();
 
     public Tensor? Bias { get; }
 

@@ -69,7 +69,7 @@ public sealed partial class BartModel
             // Learned positions start at row 2 of the table (BartLearnedPositionalEmbedding's offset).
             positions[i] = i % tokenCount + BartConfig.PositionOffset;
         }
-        var tokens = tape.Scale(tape.Embedding(_tokenEmbedding, ids), _embeddingScale);
+        var tokens = tape.Scale(tape.Embedding(_tokenEmbedding.Table, ids), _embeddingScale);
         var x = stack.EmbeddingNorm.Forward(tape, tape.Add(tokens, tape.Embedding(stack.Positions, positions)));
         return tape.Dropout(x, dropout.Hidden);
     }

@@ -119,7 +119,7 @@ public sealed record BartConfig(
 public sealed partial class BartModel : EncoderDecoderModel
 {
     private readonly Checkpoint? _checkpoint;
-    private readonly Tensor _tokenEmbedding;
+    private readonly TokenEmbedding _tokenEmbedding; // shared [vocab, hidden]: the tied head's rows, or its own table
     private readonly Stack _encoder;
     private readonly Stack _decoder;
     private readonly Linear _head;
@@ -138,12 +138,22 @@ public sealed partial class BartModel : EncoderDecoderModel
         Config = config;
         _checkpoint = owner;
         int hidden = config.HiddenSize;
-        _tokenEmbedding = weights("model.shared.weight", [config.VocabSize, hidden]);
+        // Tied (HF leaves lm_head.weight out of the file), the head is built first, over the embedding table, so a
+        // low-precision load converts the table and drops its f32 before the blocks load; the lookup reads the head's rows.
+        Linear? tiedHead = null;
+        if (config.TieWordEmbeddings)
+        {
+            tiedHead = new Linear(weights("model.shared.weight", [config.VocabSize, hidden]), null, WeightLayout.OutputMajor);
+            _tokenEmbedding = TokenEmbedding.TiedTo(tiedHead);
+        }
+        else
+        {
+            _tokenEmbedding = TokenEmbedding.Untied(weights("model.shared.weight", [config.VocabSize, hidden]));
+        }
         _encoder = LoadStack(weights, "encoder", config.EncoderLayerCount, config.EncoderHeadCount, config.EncoderFfnSize, AttentionKind.Bidirectional);
         _decoder = LoadStack(weights, "decoder", config.DecoderLayerCount, config.DecoderHeadCount, config.DecoderFfnSize, AttentionKind.Causal);
-        // The lm_head is tied to the shared embeddings (HF leaves lm_head.weight out of the file) unless the config unties it.
-        var headWeight = config.TieWordEmbeddings ? _tokenEmbedding : weights("lm_head.weight", [config.VocabSize, hidden]);
-        _head = new Linear(headWeight, null, WeightLayout.OutputMajor);
+        // Untied (tie_word_embeddings false), lm_head.weight has its own tensor.
+        _head = tiedHead ?? new Linear(weights("lm_head.weight", [config.VocabSize, hidden]), null, WeightLayout.OutputMajor);
         // final_logits_bias: a registered buffer added to every logit row (zeros in most checkpoints, kept for fidelity).
         _finalLogitsBias = weights("final_logits_bias", [1, config.VocabSize]);
         // scale_embedding multiplies token embeddings by sqrt(d_model) (bart-large: false; some fine-tunes: true).
@@ -286,7 +296,7 @@ public sealed partial class BartModel : EncoderDecoderModel
     private void Embed(Stack stack, ReadOnlySpan<int> ids, int batchSize, int tokenCount, int past, Span<float> x)
     {
         int hidden = Config.HiddenSize;
-        Embedding.Lookup(_tokenEmbedding.Span, hidden, ids, x);
+        _tokenEmbedding.Lookup(ids, x);
         if (_embeddingScale != 1f)
         {
             System.Numerics.Tensors.TensorPrimitives.Multiply(x, _embeddingScale, x);

@@ -51,7 +51,7 @@ public sealed partial class BertModel
         }
 
         // Embeddings: word + absolute position + token type, LayerNorm, dropout.
-        var x = tape.Add(tape.Add(tape.Embedding(_wordEmbedding, inputIds), tape.Embedding(_positionEmbedding, positions)),
+        var x = tape.Add(tape.Add(tape.Embedding(_wordEmbedding.Table, inputIds), tape.Embedding(_positionEmbedding, positions)),
             tape.Embedding(_tokenTypeEmbedding, tokenTypeIds ?? new int[rows]));
         x = tape.Dropout(_embeddingNorm.Forward(tape, x), dropout.Hidden);
         foreach (var block in _blocks)

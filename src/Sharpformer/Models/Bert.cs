@@ -115,7 +115,7 @@ public sealed record BertOutput(Tensor LastHiddenState, Tensor? PoolerOutput, IR
 /// </summary>
 public sealed partial class BertModel
 {
-    private readonly Tensor _wordEmbedding;      // [vocab, hidden]
+    private TokenEmbedding _wordEmbedding;       // [vocab, hidden]: its own table, or the tied masked-LM decoder's rows
     private readonly Tensor _positionEmbedding;  // [positions, hidden]
     private readonly Tensor _tokenTypeEmbedding; // [types, hidden]
     private readonly LayerNorm _embeddingNorm;
@@ -136,7 +136,7 @@ public sealed partial class BertModel
             new(Weight(name + ".weight", outFeatures, inFeatures), Weight(name + ".bias", outFeatures), WeightLayout.OutputMajor);
         LayerNorm Norm(string name) => new(Weight(name + ".weight", hidden), Weight(name + ".bias", hidden), config.LayerNormEpsilon);
 
-        _wordEmbedding = Weight("embeddings.word_embeddings.weight", config.VocabSize, hidden);
+        _wordEmbedding = TokenEmbedding.Untied(Weight("embeddings.word_embeddings.weight", config.VocabSize, hidden));
         _positionEmbedding = Weight("embeddings.position_embeddings.weight", config.MaxPositions, hidden);
         _tokenTypeEmbedding = Weight("embeddings.token_type_embeddings.weight", config.TypeVocabSize, hidden);
         _embeddingNorm = Norm("embeddings.LayerNorm");
@@ -158,8 +158,14 @@ public sealed partial class BertModel
 
     public BertConfig Config { get; }
 
-    /// <summary>The word embeddings, [vocab, hidden]: the masked-LM decoder is tied to them.</summary>
-    public Tensor WordEmbedding => _wordEmbedding;
+    /// <summary>
+    /// The word embeddings, [vocab, hidden], float32: the masked-LM decoder is tied to them. Throws once a bf16/int8
+    /// load released them (the lookup then reads the decoder's copy).
+    /// </summary>
+    public Tensor WordEmbedding => _wordEmbedding.Table;
+
+    /// <summary>Makes the word-embedding lookup read <paramref name="decoder"/>'s rows (built over <see cref="WordEmbedding"/>).</summary>
+    internal void TieWordEmbedding(Linear decoder) => _wordEmbedding = TokenEmbedding.TiedTo(decoder);
 
     public bool HasPooler => _pooler is not null;
 
@@ -207,7 +213,7 @@ public sealed partial class BertModel
         {
             positions[i] = i % tokenCount;
         }
-        Embedding.Lookup(_wordEmbedding.Span, hidden, inputIds, x);
+        _wordEmbedding.Lookup(inputIds, x);
         Embedding.LookupAdd(_positionEmbedding.Span, hidden, positions, x);
         Embedding.LookupAdd(_tokenTypeEmbedding.Span, hidden, tokenTypeIds ?? new int[rows], x);
         _embeddingNorm.Forward(x, x);
@@ -303,6 +309,8 @@ public sealed partial class BertForMaskedLM : ILanguageModel
                 heads("cls.predictions.transform.LayerNorm.bias", [hidden]), config.LayerNormEpsilon);
             // The decoder weight is tied to the word embeddings; HF keeps only cls.predictions.bias in the file.
             _decoder = new Linear(encoder.WordEmbedding, heads("cls.predictions.bias", [config.VocabSize]), WeightLayout.OutputMajor);
+            // The lookup reads the decoder's rows: its bf16/int8 copy in a low-precision load, which dropped the f32 table.
+            encoder.TieWordEmbedding(_decoder);
             if (nextSentence)
             {
                 _nextSentence = new Linear(heads("cls.seq_relationship.weight", [2, hidden]), heads("cls.seq_relationship.bias", [2]),

@@ -44,7 +44,7 @@ public sealed partial class Gpt2Model
         }
 
         // Embeddings: token + learned absolute position, then embedding dropout.
-        var x = tape.Add(tape.Embedding(_tokenEmbedding, inputIds), tape.Embedding(_positionEmbedding, positions));
+        var x = tape.Add(tape.Embedding(_tokenEmbedding.Table, inputIds), tape.Embedding(_positionEmbedding, positions));
         x = tape.Dropout(x, dropout.Embedding);
         foreach (var block in _blocks)
         {

@@ -120,7 +120,7 @@ public sealed partial class Gpt2Model : ILanguageModel
 {
     private readonly Checkpoint? _checkpoint;
     private readonly Block[] _blocks;
-    private readonly Tensor _tokenEmbedding;     // wte [vocab, hidden]
+    private readonly TokenEmbedding _tokenEmbedding; // wte [vocab, hidden]: the tied head's rows, or its own table
     private readonly Tensor _positionEmbedding;  // wpe [positions, hidden]
     private readonly LayerNorm _finalNorm;
     private readonly Linear _head;               // [vocab, hidden]: nn.Linear layout, tied to wte
@@ -144,7 +144,18 @@ public sealed partial class Gpt2Model : ILanguageModel
         ModelType = modelType;
         _checkpoint = owner;
         int hidden = config.HiddenSize;
-        _tokenEmbedding = weights("transformer.wte.weight", [config.VocabSize, hidden]);
+        // Tied (HF leaves lm_head.weight out of the file), the head is built first, over the embedding table, so a
+        // low-precision load converts the table and drops its f32 before the blocks load; the lookup reads the head's rows.
+        Linear? tiedHead = null;
+        if (config.TieWordEmbeddings)
+        {
+            tiedHead = new Linear(weights("transformer.wte.weight", [config.VocabSize, hidden]), null, WeightLayout.OutputMajor);
+            _tokenEmbedding = TokenEmbedding.TiedTo(tiedHead);
+        }
+        else
+        {
+            _tokenEmbedding = TokenEmbedding.Untied(weights("transformer.wte.weight", [config.VocabSize, hidden]));
+        }
         _positionEmbedding = weights("transformer.wpe.weight", [config.MaxPositions, hidden]);
         _blocks = new Block[config.LayerCount];
         for (int layer = 0; layer < config.LayerCount; layer++)
@@ -152,9 +163,8 @@ public sealed partial class Gpt2Model : ILanguageModel
             _blocks[layer] = blockFactory(layer);
         }
         _finalNorm = new LayerNorm(weights("transformer.ln_f.weight", [hidden]), weights("transformer.ln_f.bias", [hidden]), config.LayerNormEpsilon);
-        // The lm_head is tied to wte (HF drops lm_head.weight from the file) unless the config unties it.
-        var headWeight = config.TieWordEmbeddings ? _tokenEmbedding : weights("lm_head.weight", [config.VocabSize, hidden]);
-        _head = new Linear(headWeight, null, WeightLayout.OutputMajor);
+        // Untied (tie_word_embeddings false), lm_head.weight has its own tensor.
+        _head = tiedHead ?? new Linear(weights("lm_head.weight", [config.VocabSize, hidden]), null, WeightLayout.OutputMajor);
         SpecialTokens = new SpecialTokens(config.BosTokenId, [config.EosTokenId], -1);
     }
 
@@ -320,7 +330,7 @@ public sealed partial class Gpt2Model : ILanguageModel
         }
 
         // Embeddings: token + learned absolute position.
-        Embedding.Lookup(_tokenEmbedding.Span, hidden, inputIds, x);
+        _tokenEmbedding.Lookup(inputIds, x);
         Embedding.LookupAdd(_positionEmbedding.Span, hidden, positionIds, x);
         hiddenStates?.Add(Snapshot(x, batchSize, tokenCount));
 

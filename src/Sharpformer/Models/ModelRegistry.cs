@@ -41,7 +41,12 @@ public static class ModelRegistry
         }
     }
 
-    /// <summary>Loads an open checkpoint; the model takes ownership (F32 weights stay memory-mapped views).</summary>
+    /// <summary>
+    /// Loads an open checkpoint; the model takes ownership. f32: F32 weights stay memory-mapped views. bf16/int8: the
+    /// tensors are read into owned arrays (see <see cref="Checkpoint.MapTensors"/>), each linear weight is converted and
+    /// its f32 copy dropped as the layer is built, and tied embeddings read the head's copy; what stays f32 (norms,
+    /// biases, position and untied embeddings) is small. Such a model runs inference only: training it throws.
+    /// </summary>
     public static ILanguageModel Load(Checkpoint checkpoint, WeightType weightType = WeightType.Float32)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -51,10 +56,30 @@ public static class ModelRegistry
             throw new CheckpointException(
                 $"{checkpoint.Config.Source}: unknown model_type '{modelType}' (supported: {string.Join(", ", Loaders.Keys.Order())})");
         }
-        return Build(() => loader(checkpoint), weightType);
+        if (weightType == WeightType.Float32)
+        {
+            return loader(checkpoint);
+        }
+        bool mapped = checkpoint.MapTensors;
+        // Converted tensors are read through the file, not the mapping: their mapped pages would stay resident.
+        checkpoint.MapTensors = false;
+        try
+        {
+            return Build(() => loader(checkpoint), weightType);
+        }
+        finally
+        {
+            checkpoint.MapTensors = mapped;
+        }
     }
 
-    /// <summary>Runs a model constructor and converts every linear layer it made to <paramref name="weightType"/>.</summary>
+    /// <summary>
+    /// Runs a model constructor with every linear layer it makes converted to <paramref name="weightType"/> as it is
+    /// made, its f32 weight released (<see cref="Linear.ConvertWeights"/> with keepFloat32: false): an inference-only
+    /// model holding about a half (bf16) or a quarter (int8) of the f32 weight bytes. To keep f32 beside the copy
+    /// (training or export after converting), collect the layers with <see cref="Linear.CollectCreated"/> and call
+    /// ConvertWeights on each.
+    /// </summary>
     public static T Build<T>(Func<T> construct, WeightType weightType)
     {
         ArgumentNullException.ThrowIfNull(construct);
@@ -62,12 +87,10 @@ public static class ModelRegistry
         {
             return construct();
         }
-        T model = Linear.CollectCreated(construct, out var linears);
-        // A tied head and its embedding are two Linears over one tensor at most; each converts its own copy.
-        foreach (var linear in linears)
-        {
-            linear.ConvertWeights(weightType);
-        }
+        T model = Linear.ConvertWhileBuilding(construct, weightType);
+        // The released f32 tensors are garbage now: collect them and hand the memory back to the OS, once, so the
+        // process's RSS is what the model keeps.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         return model;
     }
 }

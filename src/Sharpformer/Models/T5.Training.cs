@@ -60,7 +60,7 @@ public sealed partial class T5Model
         var selfMasks = new TrainingAttentionMask { KeyMask = decoder ? null : sourceMask, ScoreBias = bias };
         var crossMasks = sourceMask is null ? null : new TrainingAttentionMask { KeyMask = sourceMask };
 
-        var x = tape.Dropout(tape.Embedding(_tokenEmbedding, ids), dropout.Rate);
+        var x = tape.Dropout(tape.Embedding(_tokenEmbedding.Table, ids), dropout.Rate);
         foreach (var block in stack.Blocks)
         {
             // Pre-norm residual branches: x += dropout(sublayer(rms(x))).

@@ -110,7 +110,7 @@ public sealed record T5Config(
 public sealed partial class T5Model : EncoderDecoderModel
 {
     private readonly Checkpoint? _checkpoint;
-    private readonly Tensor _tokenEmbedding;
+    private readonly TokenEmbedding _tokenEmbedding; // shared [vocab, hidden]: the tied head's rows, or its own table (v1.1)
     private readonly Stack _encoder;
     private readonly Stack _decoder;
     private readonly Linear _head;
@@ -127,11 +127,21 @@ public sealed partial class T5Model : EncoderDecoderModel
         ArgumentNullException.ThrowIfNull(weights);
         Config = config;
         _checkpoint = owner;
-        _tokenEmbedding = weights("shared.weight", [config.VocabSize, config.HiddenSize]);
+        // Tied (HF leaves lm_head.weight out of the file), the head is built first, over the embedding table, so a
+        // low-precision load converts the table and drops its f32 before the blocks load; the lookup reads the head's rows.
+        Linear? tiedHead = null;
+        if (config.TieWordEmbeddings)
+        {
+            tiedHead = new Linear(weights("shared.weight", [config.VocabSize, config.HiddenSize]), null, WeightLayout.OutputMajor);
+            _tokenEmbedding = TokenEmbedding.TiedTo(tiedHead);
+        }
+        else
+        {
+            _tokenEmbedding = TokenEmbedding.Untied(weights("shared.weight", [config.VocabSize, config.HiddenSize]));
+        }
         _encoder = LoadStack(weights, "encoder", config.EncoderLayerCount, decoder: false);
         _decoder = LoadStack(weights, "decoder", config.DecoderLayerCount, decoder: true);
-        var headWeight = config.TieWordEmbeddings ? _tokenEmbedding : weights("lm_head.weight", [config.VocabSize, config.HiddenSize]);
-        _head = new Linear(headWeight, null, WeightLayout.OutputMajor);
+        _head = tiedHead ?? new Linear(weights("lm_head.weight", [config.VocabSize, config.HiddenSize]), null, WeightLayout.OutputMajor);
         // Tied embeddings: HF rescales the lm_head input by d_model^-0.5 (Mesh TensorFlow's convention); v1.1 unties and does not.
         _headInputScale = config.TieWordEmbeddings ? 1f / MathF.Sqrt(config.HiddenSize) : 1f;
         SpecialTokens = new SpecialTokens(-1, [config.EosTokenId], config.PadTokenId, config.DecoderStartTokenId);
@@ -258,7 +268,7 @@ public sealed partial class T5Model : EncoderDecoderModel
         int rows = batchSize * sourceLength;
         // Token embeddings only: no scaling, no absolute positions.
         var x = new float[rows * Config.HiddenSize];
-        Embedding.Lookup(_tokenEmbedding.Span, Config.HiddenSize, inputIds, x);
+        _tokenEmbedding.Lookup(inputIds, x);
         var cache = new KvCache(_encoder.Blocks.Length, batchSize, Config.HeadCount, Config.KeyValueSize, sourceLength);
         var bias = PositionBias(_encoder, 0, sourceLength, sourceLength);
         RunStack(_encoder, x, batchSize, sourceLength, cache, null, attentionMask, bias, hiddenStates);
@@ -273,7 +283,7 @@ public sealed partial class T5Model : EncoderDecoderModel
         int hidden = Config.HiddenSize;
         int rows = batchSize * tokenCount;
         var x = new float[rows * hidden];
-        Embedding.Lookup(_tokenEmbedding.Span, hidden, decoderIds, x);
+        _tokenEmbedding.Lookup(decoderIds, x);
         int past = cache.Length;
         var bias = PositionBias(_decoder, past, tokenCount, past + tokenCount);
         RunStack(_decoder, x, batchSize, tokenCount, cache.Self, cache.Cross, sourceMask, bias, hiddenStates);

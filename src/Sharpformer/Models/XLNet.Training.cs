@@ -37,7 +37,7 @@ public sealed partial class XLNetModel
     private Variable RunRow(Tape tape, Row row, Variable relative)
     {
         int tokens = row.Length, hidden = Config.HiddenSize;
-        var content = tape.Embedding(_wordEmbedding, row.Ids.Span);
+        var content = tape.Embedding(_wordEmbedding.Table, row.Ids.Span);
         // Query stream: mask_emb at every target (a zero activation plus the learned row).
         Variable? query = row.TargetMapping is null ? null : tape.AddRow(new Variable(new float[row.TargetCount * hidden]), _maskEmbedding);
         var contentVisible = Visibility(row, contentStream: true);

@@ -106,7 +106,7 @@ public sealed record XLNetOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenSta
 public sealed partial class XLNetModel : ILanguageModel
 {
     private readonly Checkpoint? _checkpoint;
-    private readonly Tensor _wordEmbedding;   // [vocab, hidden]
+    private readonly TokenEmbedding _wordEmbedding; // [vocab, hidden]: always the tied head's rows
     private readonly Tensor _maskEmbedding;   // [hidden]: the query stream's input at every target
     private readonly List<(Tensor View, Tensor Source)> _reshaped = [];  // views over loaded tensors (training maps their gradients)
     private readonly Layer[] _layers;
@@ -125,7 +125,7 @@ public sealed partial class XLNetModel : ILanguageModel
         Config = config;
         _checkpoint = owner;
         int hidden = config.HiddenSize, inner = config.InnerWidth;
-        _wordEmbedding = weights("transformer.word_embedding.weight", [config.VocabSize, hidden]);
+        var wordTable = weights("transformer.word_embedding.weight", [config.VocabSize, hidden]);
         _maskEmbedding = View(weights("transformer.mask_emb", [1, 1, hidden]), hidden);
         _layers = new Layer[config.LayerCount];
         for (int layer = 0; layer < config.LayerCount; layer++)
@@ -151,7 +151,14 @@ public sealed partial class XLNetModel : ILanguageModel
                 new LayerNorm(Weight("ff.layer_norm.weight", hidden), Weight("ff.layer_norm.bias", hidden), config.LayerNormEpsilon));
         }
         // lm_loss.weight is tied to the word embedding (absent from the file); its bias is stored.
-        _head = new Linear(_wordEmbedding, weights("lm_loss.bias", [config.VocabSize]), WeightLayout.OutputMajor);
+        _head = new Linear(wordTable, weights("lm_loss.bias", [config.VocabSize]), WeightLayout.OutputMajor);
+        // The embedding reads the head's rows (its bf16/int8 copy in a low-precision load, which dropped the f32 table).
+        _wordEmbedding = TokenEmbedding.TiedTo(_head);
+        if (!_head.HasFloat32Weight)
+        {
+            // A low-precision load released every projection's f32 weight; the trainer's view list must not keep them alive.
+            _reshaped.Clear();
+        }
         SpecialTokens = new SpecialTokens(config.BosTokenId, [config.EosTokenId], config.PadTokenId);
     }
 
@@ -244,7 +251,7 @@ public sealed partial class XLNetModel : ILanguageModel
         int tokens = row.Length, hidden = Config.HiddenSize;
         // Content stream: word embeddings. Query stream (only with a target mapping): mask_emb at every target.
         var content = new float[tokens * hidden];
-        Embedding.Lookup(_wordEmbedding.Span, hidden, row.Ids.Span, content);
+        _wordEmbedding.Lookup(row.Ids.Span, content);
         float[]? query = null;
         if (row.TargetMapping is not null)
         {
