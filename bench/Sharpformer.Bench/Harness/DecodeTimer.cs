@@ -11,12 +11,19 @@ public static class DecodeTimer
     /// Best of <paramref name="repeats"/> wall times for <paramref name="steps"/> cached steps after prefilling a
     /// synthetic prompt in each of <paramref name="batchSize"/> rows (each step makes batchSize tokens).
     /// </summary>
-    public static double BestSeconds(ILanguageModel model, int promptLength, int steps, int repeats = 3, int batchSize = 1)
+    public static double BestSeconds(ILanguageModel model, int promptLength, int steps, int repeats = 3, int batchSize = 1) =>
+        Seconds(model, promptLength, steps, repeats, batchSize).Best;
+
+    /// <summary>
+    /// Best and median of <paramref name="repeats"/> wall times for <paramref name="steps"/> cached steps, after one
+    /// untimed warm-up run (the JIT tiers up during it).
+    /// </summary>
+    public static Timing Seconds(ILanguageModel model, int promptLength, int steps, int repeats = 5, int batchSize = 1)
     {
         ArgumentNullException.ThrowIfNull(model);
         var prompt = PromptBatch.Single(Prompt(model, promptLength)).Repeat(batchSize);
-        double best = double.MaxValue;
-        for (int repeat = 0; repeat < repeats; repeat++)
+        var times = new List<double>();
+        for (int repeat = -1; repeat < repeats; repeat++)
         {
             using var session = model.StartSession(prompt, steps);
             var logits = new float[batchSize * model.VocabSize];
@@ -31,9 +38,13 @@ public static class DecodeTimer
                 }
                 session.Step(next, logits);
             }
-            best = Math.Min(best, timer.Elapsed.TotalSeconds);
+            if (repeat >= 0)
+            {
+                times.Add(timer.Elapsed.TotalSeconds);
+            }
         }
-        return best;
+        times.Sort();
+        return new Timing(times[0], times[times.Count / 2]);
     }
 
     /// <summary>
