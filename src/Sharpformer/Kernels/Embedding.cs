@@ -33,18 +33,28 @@ public static class Embedding
         }
     }
 
-    /// <summary>output[i] = widen(table[ids[i]]) for a bf16 [count, width] table (exact: bf16 is the top half of a float32).</summary>
+    /// <summary>
+    /// output[i] = widen(table[ids[i]]) for a bf16 [count, width] table packed as <see cref="MatMulBf16.Pack"/> writes it
+    /// (<see cref="LowPrecisionLayout"/>, width = in features); exact: bf16 is the top half of a float32.
+    /// </summary>
     public static void LookupBFloat16(ReadOnlySpan<ushort> table, int width, ReadOnlySpan<int> ids, Span<float> output)
     {
         int count = table.Length / width;
         for (int i = 0; i < ids.Length; i++)
         {
             int id = CheckId(ids, i, count);
-            IO.Float16.BFloat16ToSingle(table.Slice(id * width, width), output.Slice(i * width, width));
+            var destination = output.Slice(i * width, width);
+            foreach (var segment in LowPrecisionLayout.Segments(id, width, count))
+            {
+                IO.Float16.BFloat16ToSingle(table.Slice(checked((int)segment.Offset), segment.Length), destination.Slice(segment.K, segment.Length));
+            }
         }
     }
 
-    /// <summary>output[i] = table[ids[i]] · scales[ids[i]] for an int8 [count, width] table with one scale per row.</summary>
+    /// <summary>
+    /// output[i] = table[ids[i]] · scales[ids[i]] for an int8 [count, width] table with one scale per row, packed as
+    /// <see cref="MatMulInt8.Quantize"/> writes it (<see cref="LowPrecisionLayout"/>, width = in features).
+    /// </summary>
     public static void LookupInt8(ReadOnlySpan<sbyte> table, ReadOnlySpan<float> scales, int width, ReadOnlySpan<int> ids, Span<float> output)
     {
         int count = table.Length / width;
@@ -55,12 +65,15 @@ public static class Embedding
         for (int i = 0; i < ids.Length; i++)
         {
             int id = CheckId(ids, i, count);
-            var row = table.Slice(id * width, width);
             var destination = output.Slice(i * width, width);
             float scale = scales[id];
-            for (int k = 0; k < width; k++)
+            foreach (var segment in LowPrecisionLayout.Segments(id, width, count))
             {
-                destination[k] = row[k] * scale;
+                var codes = table.Slice(checked((int)segment.Offset), segment.Length);
+                for (int k = 0; k < codes.Length; k++)
+                {
+                    destination[segment.K + k] = codes[k] * scale;
+                }
             }
         }
     }

@@ -20,8 +20,8 @@ public sealed partial class Linear
     // Collect the released f32 tensors every this many bytes, so a build's peak stays near what the model keeps.
     private const long CollectionInterval = 32L << 20;
 
-    private ushort[]? _bf16Weight;  // [out, in]
-    private sbyte[]? _int8Weight;   // [out, in]
+    private ushort[]? _bf16Weight;  // [out, in], rows interleaved as LowPrecisionLayout says
+    private sbyte[]? _int8Weight;   // [out, in], rows interleaved as LowPrecisionLayout says
     private float[]? _int8Scales;   // [out]
 
     /// <summary>The weight <see cref="Forward"/> multiplies by: the f32 <see cref="Weight"/> or a low-precision copy of it.</summary>

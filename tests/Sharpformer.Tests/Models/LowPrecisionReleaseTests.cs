@@ -193,6 +193,38 @@ public sealed class LowPrecisionReleaseTests
         Assert.True(maxDifference > 0, $"{dtype}: the embedding equals f32's exactly");
     }
 
+    /// <summary>
+    /// LookupRows reads exactly what Forward multiplies by: row n, column k equals Forward(one-hot k)[n]. 37 inputs (one
+    /// 32-wide block and a tail) and 7 outputs (a group of four interleaved rows and three plain ones) cover the layout.
+    /// </summary>
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("int8")]
+    public void LookupRowsReadsTheWeightsForwardMultipliesBy(string dtype)
+    {
+        const int inFeatures = 37, outFeatures = 7;
+        var weight = Tensor.Zeros(outFeatures, inFeatures);
+        new Rng(3).FillNormal(weight.Span, 0.5f);
+        var linear = new Linear(weight, null, WeightLayout.OutputMajor);
+        linear.ConvertWeights(WeightTypes.Parse(dtype), keepFloat32: false);
+        int[] ids = [6, 0, 3, 4, 6];
+        var rows = new float[ids.Length * inFeatures];
+        linear.LookupRows(ids, rows);
+        var oneHot = new float[inFeatures];
+        var column = new float[outFeatures];
+        for (int k = 0; k < inFeatures; k++)
+        {
+            Array.Clear(oneHot);
+            oneHot[k] = 1f;
+            linear.Forward(oneHot, 1, column);
+            for (int i = 0; i < ids.Length; i++)
+            {
+                Assert.Equal(column[ids[i]], rows[i * inFeatures + k]);
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => linear.LookupRows([outFeatures], new float[inFeatures]));
+    }
+
     [Fact]
     public void UnmappedReadsGiveTheMappedValues()
     {
