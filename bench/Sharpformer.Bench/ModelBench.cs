@@ -70,7 +70,8 @@ internal static class ModelBench
                     rows.Add(new Row(name, Steps / timing.Median, Steps / timing.Best, Bound.Bandwidth, bytesPerToken, 0));
                     if (promptLength == contexts[0])
                     {
-                        // Resident memory while decoding: weights (a bf16/int8 model keeps only its converted copy; norms, biases and wpe stay f32), cache, runtime.
+                        // Resident memory while decoding: weights (a bf16/int8 model keeps only its converted copy;
+                        // norms, biases and wpe stay f32), cache, runtime.
                         using var process = Process.GetCurrentProcess();
                         residentMegabytes.Add($"{dtype} {process.WorkingSet64 / 1e6:0} MB (peak so far {process.PeakWorkingSet64 / 1e6:0} MB)");
                     }
