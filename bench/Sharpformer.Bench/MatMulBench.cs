@@ -45,11 +45,15 @@ public static class MatMulBench
         new("attn.c_proj", 512, 768, 768, WeightLayout.InputMajor),
         new("nn.Linear 768→768", 512, 768, 768, WeightLayout.OutputMajor),
         new("nn.Linear 768→3072", 128, 768, 3072, WeightLayout.OutputMajor),
+        // the GEMM target shape, 768 × 768 × 3072, and bigger
+        new("GEMM 768×768×3072", 768, 768, 3072, WeightLayout.InputMajor),
+        new("GEMM 768 out-major", 768, 768, 3072, WeightLayout.OutputMajor),
         new("mlp.c_fc", 1024, 768, 3072, WeightLayout.InputMajor),
+        new("mlp.c_proj", 1024, 3072, 768, WeightLayout.InputMajor),
         new("mlp.c_fc 256-bit", 128, 768, 3072, WeightLayout.InputMajor, SimdPath.Vector256),
     ];
 
-    // MatMulBf16 / MatMulInt8 at decode shapes (weights packed [out, in]), against the read ceiling.
+    // MatMulBf16 / MatMulInt8 at decode shapes (weights packed [out, in], four rows interleaved), against the read ceiling.
     private static readonly (string Name, int Rows, int InFeatures, int OutFeatures)[] LowPrecisionShapes =
     [
         ("mlp.c_fc", 1, 768, 3072),

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace Sharpformer.Kernels;
 
@@ -89,6 +90,26 @@ internal static unsafe class KernelThreads
             Volatile.Write(ref _busy, 0);
         }
     }
+
+    /// <summary>
+    /// Runs body(task) for every task in [0, taskCount): the same team for work written as a closure (attention
+    /// heads), without Parallel.For's few microseconds per call.
+    /// </summary>
+    public static void Run(Action<int> body, int taskCount)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var handle = GCHandle.Alloc(body);
+        try
+        {
+            Run(&InvokeAction, (void*)GCHandle.ToIntPtr(handle), taskCount);
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
+    private static void InvokeAction(void* context, int task) => ((Action<int>)GCHandle.FromIntPtr((nint)context).Target!)(task);
 
     private static void RunTasks()
     {

@@ -10,7 +10,8 @@ public static class MatMulInt8
 {
     /// <summary>
     /// Quantizes <paramref name="weight"/> (stored as <paramref name="layout"/>) to [out, in] int8 with
-    /// scale[n] = max_k |w[n, k]| / 127 and q = round(w / scale), so every channel uses the full range.
+    /// scale[n] = max_k |w[n, k]| / 127 and q = round(w / scale), so every channel uses the full range; the codes are laid
+    /// out as <see cref="LowPrecisionLayout"/> says.
     /// </summary>
     public static void Quantize(ReadOnlySpan<float> weight, int inFeatures, int outFeatures, WeightLayout layout,
         Span<sbyte> quantized, Span<float> scales)
@@ -21,6 +22,7 @@ public static class MatMulInt8
             throw new ArgumentException($"scales hold {scales.Length} floats, expected one per output feature ({outFeatures})", nameof(scales));
         }
         var row = new float[inFeatures];
+        var codes = new sbyte[inFeatures];
         for (int n = 0; n < outFeatures; n++)
         {
             LowPrecisionShapes.OutputRow(weight, inFeatures, outFeatures, layout, n, row);
@@ -35,11 +37,11 @@ public static class MatMulInt8
             }
             float scale = maxAbs / 127f;
             scales[n] = scale;
-            Span<sbyte> destination = quantized.Slice(n * inFeatures, inFeatures);
             for (int k = 0; k < inFeatures; k++)
             {
-                destination[k] = scale == 0f ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round(row[k] / scale), -127f, 127f);
+                codes[k] = scale == 0f ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round(row[k] / scale), -127f, 127f);
             }
+            LowPrecisionLayout.ScatterRow<sbyte>(codes, quantized, n, inFeatures, outFeatures);
         }
     }
 

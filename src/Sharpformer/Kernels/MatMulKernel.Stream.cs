@@ -156,6 +156,36 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         float* x0 = x, x1 = M > 1 ? x + K : x, x2 = M > 2 ? x + 2 * K : x, x3 = M > 3 ? x + 3 * K : x;
         int vectorEnd = K / C * C;
         int n = n0;
+        if (M == 1 && K >= 4 * C)
+        {
+            // One input row: read the weight rows one after another, front to back. Four rows side by side are four
+            // short streams (3 KiB for GPT-2's head) that the prefetcher follows worse than one.
+            int quadEnd = K / (4 * C) * (4 * C);
+            for (; n < n1; n++)
+            {
+                float* w0 = w + (nint)n * K;
+                TVector s0 = default, s1 = default, s2 = default, s3 = default;
+                int k = 0;
+                for (; k < quadEnd; k += 4 * C)
+                {
+                    s0 = TOps.MultiplyAdd(TOps.Load(x0 + k), TOps.Load(w0 + k), s0);
+                    s1 = TOps.MultiplyAdd(TOps.Load(x0 + k + C), TOps.Load(w0 + k + C), s1);
+                    s2 = TOps.MultiplyAdd(TOps.Load(x0 + k + 2 * C), TOps.Load(w0 + k + 2 * C), s2);
+                    s3 = TOps.MultiplyAdd(TOps.Load(x0 + k + 3 * C), TOps.Load(w0 + k + 3 * C), s3);
+                }
+                for (; k < vectorEnd; k += C)
+                {
+                    s0 = TOps.MultiplyAdd(TOps.Load(x0 + k), TOps.Load(w0 + k), s0);
+                }
+                float d0 = TOps.Sum(TOps.Add(TOps.Add(s0, s1), TOps.Add(s2, s3)));
+                for (; k < K; k++)
+                {
+                    d0 += x0[k] * w0[k];
+                }
+                y[n] = d0 + (b == null ? 0f : b[n]);
+            }
+            return;
+        }
         for (; n + 4 <= n1; n += 4)
         {
             float* w0 = w + (nint)n * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;

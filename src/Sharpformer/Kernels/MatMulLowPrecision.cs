@@ -130,25 +130,42 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
         var widen = (WidenJob*)context;
         var job = widen->Source;
         int K = job->InFeatures;
-        nint rowBytes = (nint)K * TFormat.ElementBytes;
         int r0 = task * widen->RowsPerTask, r1 = Math.Min(widen->RowCount, r0 + widen->RowsPerTask);
-        int vectorEnd = Avx512F.IsSupported ? K / C * C : 0;
         for (int r = r0; r < r1; r++)
         {
             int n = widen->FirstRow + r;
-            byte* w = job->Weight + n * rowBytes;
             float* y = widen->Destination + (nint)r * K;
             float scale = job->Scales == null ? 1f : job->Scales[n];
-            var scales = Vector512.Create(scale);
-            int k = 0;
-            for (; k < vectorEnd; k += C)
+            // Blocks of 32 then the tail when the row is in a whole group of four, else one plain run.
+            if (n >= job->OutFeatures / LowPrecisionLayout.GroupRows * LowPrecisionLayout.GroupRows)
             {
-                (TFormat.Load16(w, k) * scales).Store(y + k);
+                Widen(job->Weight + (nint)n * K * TFormat.ElementBytes, y, K, scale);
+                continue;
             }
-            for (; k < K; k++)
+            int blocked = K / LowPrecisionLayout.BlockK * LowPrecisionLayout.BlockK;
+            for (int k = 0; k < blocked; k += LowPrecisionLayout.BlockK)
             {
-                y[k] = TFormat.Load1(w, k) * scale;
+                Widen(job->Weight + (nint)LowPrecisionLayout.Index(n, k, K, job->OutFeatures) * TFormat.ElementBytes, y + k, LowPrecisionLayout.BlockK, scale);
             }
+            if (blocked < K)
+            {
+                Widen(job->Weight + (nint)LowPrecisionLayout.Index(n, blocked, K, job->OutFeatures) * TFormat.ElementBytes, y + blocked, K - blocked, scale);
+            }
+        }
+    }
+
+    private static void Widen(byte* w, float* y, int length, float scale)
+    {
+        int vectorEnd = Avx512F.IsSupported ? length / C * C : 0;
+        var scales = Vector512.Create(scale);
+        int k = 0;
+        for (; k < vectorEnd; k += C)
+        {
+            (TFormat.Load16(w, k) * scales).Store(y + k);
+        }
+        for (; k < length; k++)
+        {
+            y[k] = TFormat.Load1(w, k) * scale;
         }
     }
 
@@ -174,95 +191,107 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
         }
     }
 
-    /// <summary>y[:, n0:n1] = scale ⊙ (x · w[n0:n1, :]ᵀ) + b for TRows rows, in TRows × 4 vector accumulators.</summary>
+    /// <summary>
+    /// y[:, n0:n1] = scale ⊙ (x · w[n0:n1, :]ᵀ) + b for TRows rows. Whole groups of four weight rows are read as the
+    /// one contiguous stream <see cref="LowPrecisionLayout"/> makes of them, into TRows × 4 vector accumulators; the
+    /// rows of a last, partial group are plain rows.
+    /// </summary>
     private static void Stream<TRows>(LowPrecisionJob* job, int n0, int n1) where TRows : struct, IRowCount
     {
-        int M = TRows.Value, K = job->InFeatures;
-        nint rowBytes = (nint)K * TFormat.ElementBytes;
+        const int G = LowPrecisionLayout.GroupRows, B = LowPrecisionLayout.BlockK;
+        int M = TRows.Value, K = job->InFeatures, elementBytes = TFormat.ElementBytes;
         float* x = job->Input;
         float* x0 = x, x1 = M > 1 ? x + K : x, x2 = M > 2 ? x + 2 * K : x, x3 = M > 3 ? x + 3 * K : x;
-        int vectorEnd = Avx512F.IsSupported ? K / C * C : 0;
+        int blocks = Avx512F.IsSupported ? K / B : 0;
+        int fullGroupRows = job->OutFeatures / G * G;
         int n = n0;
-        for (; n + 4 <= n1; n += 4)
+        for (; n + G <= Math.Min(n1, fullGroupRows); n += G)
         {
-            byte* w0 = job->Weight + n * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+            byte* p = job->Weight + (nint)n * K * elementBytes;
             Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
             Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
             Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
             Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
-            int k = 0;
             if (M == 1)
             {
-                // One row leaves the other rows' accumulators free: a second set takes every other k-step, so twice
-                // as many FMA chains are in flight (one per 4-cycle latency would bound int8 near 16 bytes a cycle).
-                for (; k + 2 * C <= vectorEnd; k += 2 * C)
+                // One row leaves the other rows' accumulators free: the second half of each block takes its own set, so
+                // twice as many FMA chains are in flight.
+                for (int b = 0; b < blocks; b++, p += G * B * elementBytes)
                 {
-                    Vector512<float> xk = Vector512.Load(x0 + k), xn = Vector512.Load(x0 + k + C);
-                    s00 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(w0, k), s00);
-                    s01 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(w1, k), s01);
-                    s02 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(w2, k), s02);
-                    s03 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(w3, k), s03);
-                    s10 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(w0, k + C), s10);
-                    s11 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(w1, k + C), s11);
-                    s12 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(w2, k + C), s12);
-                    s13 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(w3, k + C), s13);
+                    Vector512<float> xk = Vector512.Load(x0 + b * B), xn = Vector512.Load(x0 + b * B + C);
+                    s00 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(p, 0), s00);
+                    s10 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(p, C), s10);
+                    s01 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(p, B), s01);
+                    s11 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(p, B + C), s11);
+                    s02 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(p, 2 * B), s02);
+                    s12 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(p, 2 * B + C), s12);
+                    s03 = Avx512F.FusedMultiplyAdd(xk, TFormat.Load16(p, 3 * B), s03);
+                    s13 = Avx512F.FusedMultiplyAdd(xn, TFormat.Load16(p, 3 * B + C), s13);
                 }
                 s00 += s10;
                 s01 += s11;
                 s02 += s12;
                 s03 += s13;
             }
-            for (; k < vectorEnd; k += C)
+            else
             {
-                Vector512<float> v0 = TFormat.Load16(w0, k), v1 = TFormat.Load16(w1, k);
-                Vector512<float> v2 = TFormat.Load16(w2, k), v3 = TFormat.Load16(w3, k);
-                Vector512<float> xk = Vector512.Load(x0 + k);
-                s00 = Avx512F.FusedMultiplyAdd(xk, v0, s00);
-                s01 = Avx512F.FusedMultiplyAdd(xk, v1, s01);
-                s02 = Avx512F.FusedMultiplyAdd(xk, v2, s02);
-                s03 = Avx512F.FusedMultiplyAdd(xk, v3, s03);
-                if (M > 1)
+                for (int b = 0; b < blocks; b++, p += G * B * elementBytes)
                 {
-                    xk = Vector512.Load(x1 + k);
-                    s10 = Avx512F.FusedMultiplyAdd(xk, v0, s10);
-                    s11 = Avx512F.FusedMultiplyAdd(xk, v1, s11);
-                    s12 = Avx512F.FusedMultiplyAdd(xk, v2, s12);
-                    s13 = Avx512F.FusedMultiplyAdd(xk, v3, s13);
-                }
-                if (M > 2)
-                {
-                    xk = Vector512.Load(x2 + k);
-                    s20 = Avx512F.FusedMultiplyAdd(xk, v0, s20);
-                    s21 = Avx512F.FusedMultiplyAdd(xk, v1, s21);
-                    s22 = Avx512F.FusedMultiplyAdd(xk, v2, s22);
-                    s23 = Avx512F.FusedMultiplyAdd(xk, v3, s23);
-                }
-                if (M > 3)
-                {
-                    xk = Vector512.Load(x3 + k);
-                    s30 = Avx512F.FusedMultiplyAdd(xk, v0, s30);
-                    s31 = Avx512F.FusedMultiplyAdd(xk, v1, s31);
-                    s32 = Avx512F.FusedMultiplyAdd(xk, v2, s32);
-                    s33 = Avx512F.FusedMultiplyAdd(xk, v3, s33);
+                    for (int half = 0; half < B; half += C)
+                    {
+                        // Each weight vector is widened once and used for every input row.
+                        Vector512<float> v0 = TFormat.Load16(p, half), v1 = TFormat.Load16(p, B + half);
+                        Vector512<float> v2 = TFormat.Load16(p, 2 * B + half), v3 = TFormat.Load16(p, 3 * B + half);
+                        int k = b * B + half;
+                        Vector512<float> xk = Vector512.Load(x0 + k);
+                        s00 = Avx512F.FusedMultiplyAdd(xk, v0, s00);
+                        s01 = Avx512F.FusedMultiplyAdd(xk, v1, s01);
+                        s02 = Avx512F.FusedMultiplyAdd(xk, v2, s02);
+                        s03 = Avx512F.FusedMultiplyAdd(xk, v3, s03);
+                        xk = Vector512.Load(x1 + k);
+                        s10 = Avx512F.FusedMultiplyAdd(xk, v0, s10);
+                        s11 = Avx512F.FusedMultiplyAdd(xk, v1, s11);
+                        s12 = Avx512F.FusedMultiplyAdd(xk, v2, s12);
+                        s13 = Avx512F.FusedMultiplyAdd(xk, v3, s13);
+                        if (M > 2)
+                        {
+                            xk = Vector512.Load(x2 + k);
+                            s20 = Avx512F.FusedMultiplyAdd(xk, v0, s20);
+                            s21 = Avx512F.FusedMultiplyAdd(xk, v1, s21);
+                            s22 = Avx512F.FusedMultiplyAdd(xk, v2, s22);
+                            s23 = Avx512F.FusedMultiplyAdd(xk, v3, s23);
+                        }
+                        if (M > 3)
+                        {
+                            xk = Vector512.Load(x3 + k);
+                            s30 = Avx512F.FusedMultiplyAdd(xk, v0, s30);
+                            s31 = Avx512F.FusedMultiplyAdd(xk, v1, s31);
+                            s32 = Avx512F.FusedMultiplyAdd(xk, v2, s32);
+                            s33 = Avx512F.FusedMultiplyAdd(xk, v3, s33);
+                        }
+                    }
                 }
             }
-            Finish(job, 0, n, vectorEnd, s00, s01, s02, s03);
+            int blocked = blocks * B;
+            Finish(job, 0, n, blocked, s00, s01, s02, s03);
             if (M > 1)
             {
-                Finish(job, 1, n, vectorEnd, s10, s11, s12, s13);
+                Finish(job, 1, n, blocked, s10, s11, s12, s13);
             }
             if (M > 2)
             {
-                Finish(job, 2, n, vectorEnd, s20, s21, s22, s23);
+                Finish(job, 2, n, blocked, s20, s21, s22, s23);
             }
             if (M > 3)
             {
-                Finish(job, 3, n, vectorEnd, s30, s31, s32, s33);
+                Finish(job, 3, n, blocked, s30, s31, s32, s33);
             }
         }
         for (; n < n1; n++)
         {
-            byte* w0 = job->Weight + n * rowBytes;
+            // A last, partial group: its rows are stored plain.
+            byte* w0 = job->Weight + (nint)n * K * elementBytes;
+            int vectorEnd = Avx512F.IsSupported ? K / C * C : 0;
             for (int m = 0; m < M; m++)
             {
                 float* xm = x + (nint)m * K;
@@ -271,52 +300,60 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
                 {
                     s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(xm + k), TFormat.Load16(w0, k), s0);
                 }
-                Store(job, m, n, Dot(xm, w0, vectorEnd, K, s0));
+                float sum = vectorEnd > 0 ? Vector512.Sum(s0) : 0f;
+                for (int k = vectorEnd; k < K; k++)
+                {
+                    sum += xm[k] * TFormat.Load1(w0, k);
+                }
+                Store(job, m, n, sum);
             }
         }
     }
 
-    /// <summary>Reduces row m's four dot products with weight rows n..n+3, adds the k tails, stores them.</summary>
+    /// <summary>
+    /// Reduces row m's four dot products with the group of weight rows n..n+3 over its first <paramref name="blocked"/>
+    /// k, adds the k tails (stored after the group's blocks, row by row), stores them.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish(LowPrecisionJob* job, int m, int n, int k0,
+    private static void Finish(LowPrecisionJob* job, int m, int n, int blocked,
         Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, Vector512<float> s3)
     {
         int K = job->InFeatures;
-        if (k0 == K && k0 > 0)
+        // Reduce the four vectors together, then scale, bias and store four outputs at once; reducing each alone costs
+        // as much as the loop over a 768-wide row of int8.
+        Vector256<float> a0 = s0.GetLower() + s0.GetUpper(), a1 = s1.GetLower() + s1.GetUpper();
+        Vector256<float> a2 = s2.GetLower() + s2.GetUpper(), a3 = s3.GetLower() + s3.GetUpper();
+        Vector128<float> b0 = a0.GetLower() + a0.GetUpper(), b1 = a1.GetLower() + a1.GetUpper();
+        Vector128<float> b2 = a2.GetLower() + a2.GetUpper(), b3 = a3.GetLower() + a3.GetUpper();
+        Vector128<float> sums = Sse3.IsSupported
+            ? Sse3.HorizontalAdd(Sse3.HorizontalAdd(b0, b1), Sse3.HorizontalAdd(b2, b3))
+            : Vector128.Create(Vector128.Sum(b0), Vector128.Sum(b1), Vector128.Sum(b2), Vector128.Sum(b3));
+        if (blocked < K)
         {
-            // No k tail (GPT-2's widths): reduce the four vectors together, then scale, bias and store four outputs
-            // at once; reducing each alone costs as much as the loop over a 768-wide row of int8.
-            Vector256<float> a0 = s0.GetLower() + s0.GetUpper(), a1 = s1.GetLower() + s1.GetUpper();
-            Vector256<float> a2 = s2.GetLower() + s2.GetUpper(), a3 = s3.GetLower() + s3.GetUpper();
-            Vector128<float> b0 = a0.GetLower() + a0.GetUpper(), b1 = a1.GetLower() + a1.GetUpper();
-            Vector128<float> b2 = a2.GetLower() + a2.GetUpper(), b3 = a3.GetLower() + a3.GetUpper();
-            Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(b0, b1), Sse3.HorizontalAdd(b2, b3));
-            if (job->Scales != null)
-            {
-                sums *= Vector128.Load(job->Scales + n);
-            }
-            if (job->Bias != null)
-            {
-                sums += Vector128.Load(job->Bias + n);
-            }
-            sums.Store(job->Output + (nint)m * job->OutFeatures + n);
-            return;
+            int tail = K - blocked;
+            float* xm = job->Input + (nint)m * K + blocked;
+            byte* tails = job->Weight + ((nint)n * K + (nint)LowPrecisionLayout.GroupRows * blocked) * TFormat.ElementBytes;
+            sums += Vector128.Create(TailDot(xm, tails, tail, 0), TailDot(xm, tails, tail, 1),
+                TailDot(xm, tails, tail, 2), TailDot(xm, tails, tail, 3));
         }
-        nint rowBytes = (nint)K * TFormat.ElementBytes;
-        float* xm = job->Input + (nint)m * K;
-        byte* w0 = job->Weight + n * rowBytes;
-        Store(job, m, n, Dot(xm, w0, k0, K, s0));
-        Store(job, m, n + 1, Dot(xm, w0 + rowBytes, k0, K, s1));
-        Store(job, m, n + 2, Dot(xm, w0 + 2 * rowBytes, k0, K, s2));
-        Store(job, m, n + 3, Dot(xm, w0 + 3 * rowBytes, k0, K, s3));
+        if (job->Scales != null)
+        {
+            sums *= Vector128.Load(job->Scales + n);
+        }
+        if (job->Bias != null)
+        {
+            sums += Vector128.Load(job->Bias + n);
+        }
+        sums.Store(job->Output + (nint)m * job->OutFeatures + n);
     }
 
-    private static float Dot(float* x, byte* w, int k0, int k1, Vector512<float> partial)
+    private static float TailDot(float* x, byte* tails, int tail, int row)
     {
-        float sum = k0 > 0 ? Vector512.Sum(partial) : 0f;
-        for (int k = k0; k < k1; k++)
+        byte* w = tails + (nint)row * tail * TFormat.ElementBytes;
+        float sum = 0f;
+        for (int j = 0; j < tail; j++)
         {
-            sum += x[k] * TFormat.Load1(w, k);
+            sum += x[j] * TFormat.Load1(w, j);
         }
         return sum;
     }
@@ -325,6 +362,80 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
     {
         float value = job->Scales == null ? dot : dot * job->Scales[n];
         job->Output[(nint)m * job->OutFeatures + n] = job->Bias == null ? value : value + job->Bias[n];
+    }
+}
+
+/// <summary>
+/// Where packed low-precision weights keep element (n, k) of [outFeatures, inFeatures]. Decode streams the weight once,
+/// four output rows at a time; read as four separate rows, a GPT-2 row is 768 to 3,072 bytes, too short for the
+/// hardware prefetcher to run ahead, and the kernel reached half the bandwidth. So each group of four rows is stored
+/// interleaved in blocks of 32 k (row 0's k 0..31, row 1's, row 2's, row 3's, then k 32..63, …), with the k tail past
+/// the last whole block after them row by row: the kernel reads one contiguous stream (≈ 0.9 of the read ceiling, as
+/// llama.cpp's repacked formats). Rows of a last, partial group are stored plain. The buffer keeps the length in × out.
+/// </summary>
+public static class LowPrecisionLayout
+{
+    /// <summary>Output rows interleaved together.</summary>
+    public const int GroupRows = 4;
+
+    /// <summary>k values of one row stored together.</summary>
+    public const int BlockK = 32;
+
+    /// <summary>A run of a row's elements: k values [K, K + Length) stored from element <see cref="Offset"/> on.</summary>
+    public readonly record struct Segment(long Offset, int K, int Length);
+
+    /// <summary>The packed position of element (n, k).</summary>
+    public static long Index(int n, int k, int inFeatures, int outFeatures)
+    {
+        long groupStart = (long)(n - n % GroupRows) * inFeatures;
+        if (n >= outFeatures / GroupRows * GroupRows)
+        {
+            return (long)n * inFeatures + k;
+        }
+        int r = n % GroupRows, blocked = inFeatures / BlockK * BlockK;
+        if (k < blocked)
+        {
+            return groupStart + ((long)(k / BlockK) * GroupRows + r) * BlockK + k % BlockK;
+        }
+        int tail = inFeatures - blocked;
+        return groupStart + (long)GroupRows * blocked + (long)r * tail + (k - blocked);
+    }
+
+    /// <summary>Row n's runs, in k order.</summary>
+    public static IEnumerable<Segment> Segments(int n, int inFeatures, int outFeatures)
+    {
+        if (n >= outFeatures / GroupRows * GroupRows)
+        {
+            yield return new Segment((long)n * inFeatures, 0, inFeatures);
+            yield break;
+        }
+        int blocked = inFeatures / BlockK * BlockK;
+        for (int k = 0; k < blocked; k += BlockK)
+        {
+            yield return new Segment(Index(n, k, inFeatures, outFeatures), k, BlockK);
+        }
+        if (blocked < inFeatures)
+        {
+            yield return new Segment(Index(n, blocked, inFeatures, outFeatures), blocked, inFeatures - blocked);
+        }
+    }
+
+    /// <summary>Writes row n (its inFeatures values, in k order) into the packed buffer.</summary>
+    public static void ScatterRow<T>(ReadOnlySpan<T> row, Span<T> packed, int n, int inFeatures, int outFeatures)
+    {
+        foreach (var segment in Segments(n, inFeatures, outFeatures))
+        {
+            row.Slice(segment.K, segment.Length).CopyTo(packed.Slice(checked((int)segment.Offset), segment.Length));
+        }
+    }
+
+    /// <summary>Reads row n (in k order) out of the packed buffer.</summary>
+    public static void GatherRow<T>(ReadOnlySpan<T> packed, Span<T> row, int n, int inFeatures, int outFeatures)
+    {
+        foreach (var segment in Segments(n, inFeatures, outFeatures))
+        {
+            packed.Slice(checked((int)segment.Offset), segment.Length).CopyTo(row.Slice(segment.K, segment.Length));
+        }
     }
 }
 

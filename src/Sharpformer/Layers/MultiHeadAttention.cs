@@ -192,7 +192,7 @@ public sealed partial class MultiHeadAttention
         // Threads pay off only when each head has real work (prefill or a long cache).
         if ((long)tokenCount * keyCount * headDim * work >= 1 << 16)
         {
-            Parallel.For(0, work, AttendOne);
+            KernelThreads.Run(AttendOne, work);
         }
         else
         {

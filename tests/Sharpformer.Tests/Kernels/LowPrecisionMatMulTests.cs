@@ -117,6 +117,41 @@ public class LowPrecisionMatMulTests
         Assert.Equal(0x3F80, Float16.SingleToBFloat16(1f));
     }
 
+    [Theory]
+    [InlineData(768, 2304)]
+    [InlineData(70, 9)]
+    [InlineData(31, 7)]
+    [InlineData(64, 3)]
+    public void LayoutPutsEveryElementInItsOwnPlaceAndRowsRoundTrip(int inFeatures, int outFeatures)
+    {
+        var seen = new bool[inFeatures * outFeatures];
+        var packed = new int[seen.Length];
+        for (int n = 0; n < outFeatures; n++)
+        {
+            var row = Enumerable.Range(0, inFeatures).Select(k => n * inFeatures + k).ToArray();
+            LowPrecisionLayout.ScatterRow<int>(row, packed, n, inFeatures, outFeatures);
+            for (int k = 0; k < inFeatures; k++)
+            {
+                long index = LowPrecisionLayout.Index(n, k, inFeatures, outFeatures);
+                Assert.False(seen[index], $"({n}, {k}) lands on {index} twice");
+                seen[index] = true;
+            }
+        }
+        Assert.All(seen, Assert.True);
+        for (int n = 0; n < outFeatures; n++)
+        {
+            var back = new int[inFeatures];
+            LowPrecisionLayout.GatherRow<int>(packed, back, n, inFeatures, outFeatures);
+            Assert.Equal(Enumerable.Range(n * inFeatures, inFeatures), back);
+            Assert.Equal(n * inFeatures + inFeatures / 2, packed[LowPrecisionLayout.Index(n, inFeatures / 2, inFeatures, outFeatures)]);
+        }
+        if (outFeatures >= LowPrecisionLayout.GroupRows && inFeatures >= LowPrecisionLayout.BlockK)
+        {
+            // Interleaved: row 1's first block follows row 0's, so four rows stream as one run.
+            Assert.Equal(LowPrecisionLayout.BlockK, LowPrecisionLayout.Index(1, 0, inFeatures, outFeatures));
+        }
+    }
+
     [Fact]
     public void Int8UsesTheFullRangePerChannelWithinHalfAStep()
     {

@@ -1,6 +1,7 @@
 namespace Sharpformer.Kernels.Reference;
 
-/// <summary>Scalar twins of <see cref="MatMulBf16"/> and <see cref="MatMulInt8"/>: decode each weight, sum in double.</summary>
+/// <summary>Scalar twins of <see cref="MatMulBf16"/> and <see cref="MatMulInt8"/>: decode each weight (found
+/// through <see cref="LowPrecisionLayout.Index"/>), sum in double.</summary>
 public static class MatMulLowPrecisionReference
 {
     public static void Bf16Forward(ReadOnlySpan<float> input, ReadOnlySpan<ushort> weight, ReadOnlySpan<float> bias,
@@ -14,7 +15,7 @@ public static class MatMulLowPrecisionReference
                 double sum = 0;
                 for (int k = 0; k < inFeatures; k++)
                 {
-                    sum += (double)input[m * inFeatures + k] * BitConverter.Int32BitsToSingle(weight[n * inFeatures + k] << 16);
+                    sum += (double)input[m * inFeatures + k] * BitConverter.Int32BitsToSingle(weight[(int)LowPrecisionLayout.Index(n, k, inFeatures, outFeatures)] << 16);
                 }
                 output[m * outFeatures + n] = (float)sum + (bias.IsEmpty ? 0f : bias[n]);
             }
@@ -32,7 +33,7 @@ public static class MatMulLowPrecisionReference
                 double sum = 0;
                 for (int k = 0; k < inFeatures; k++)
                 {
-                    sum += (double)input[m * inFeatures + k] * weight[n * inFeatures + k];
+                    sum += (double)input[m * inFeatures + k] * weight[(int)LowPrecisionLayout.Index(n, k, inFeatures, outFeatures)];
                 }
                 output[m * outFeatures + n] = (float)(sum * scales[n]) + (bias.IsEmpty ? 0f : bias[n]);
             }
