@@ -89,7 +89,7 @@ internal static class EvalCommand
             if (scored.ReferenceLoss is double referenceLoss)
             {
                 line += string.Create(CultureInfo.InvariantCulture,
-                    $"  f32: loss {referenceLoss:0.0000}  perplexity {Math.Exp(referenceLoss):0.00}  loss change {scored.Loss - referenceLoss:+0.0000;-0.0000;0.0000}  max |logit - f32 logit| {scored.MaxLogitDifference:0.0000}");
+                    $"  f32: loss {referenceLoss:0.0000}  perplexity {Math.Exp(referenceLoss):0.00}  loss change {scored.Loss - referenceLoss:+0.00000;-0.00000;0.00000}  max |logit - f32 logit| {scored.MaxLogitDifference:0.0000}");
             }
             output.WriteLine(line);
             return 0;
