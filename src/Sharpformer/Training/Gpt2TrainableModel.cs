@@ -126,7 +126,7 @@ public sealed class Gpt2TrainableModel : ITrainableModel
         batch.AttentionMask is null && batch.Visibility is null ? null : new TrainingAttentionMask { KeyMask = batch.AttentionMask, Visibility = batch.Visibility };
 
     /// <summary>Next-token targets per position: HF's shift (logits[:, :-1] against labels[:, 1:]) or the labels as given.</summary>
-    private static int[] Targets(TrainingBatch batch)
+    internal static int[] Targets(TrainingBatch batch)
     {
         if (!batch.ShiftLabels)
         {
@@ -141,7 +141,7 @@ public sealed class Gpt2TrainableModel : ITrainableModel
         return targets;
     }
 
-    private static void Check(TrainingBatch batch)
+    internal static void Check(TrainingBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
         int count = batch.BatchSize * batch.Length;

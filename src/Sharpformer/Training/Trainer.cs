@@ -211,17 +211,11 @@ public sealed class Trainer
         int sequenceLength, int batchSize, int maxBatches, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(objective);
-        ArgumentNullException.ThrowIfNull(segments);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
-        var rng = new Rng(seed ^ EvalSeedSalt);
         double weighted = 0;
         int targets = 0;
-        int batches = 0;
-        for (int start = 0; start < segments.Count && (maxBatches == 0 || batches < maxBatches); start += batchSize, batches++)
+        foreach (var batch in EvaluationBatches(objective, segments, sequenceLength, batchSize, maxBatches, seed))
         {
-            var rows = segments.Skip(start).Take(batchSize).ToList();
-            var result = model.Evaluate(objective.CreateBatch(rows, sequenceLength, rng));
+            var result = model.Evaluate(batch);
             if (result.TargetCount > 0)
             {
                 weighted += result.Loss * result.TargetCount;
@@ -229,6 +223,30 @@ public sealed class Trainer
             }
         }
         return targets == 0 ? null : new EvalResult(weighted / targets, targets);
+    }
+
+    /// <summary>
+    /// The batches <see cref="Evaluate(ITrainableModel, ITrainingObjective, IReadOnlyList{ReadOnlyMemory{int}}, int, int, int, ulong)"/>
+    /// scores, so another forward (the inference model, low-precision weights) can score the very same targets.
+    /// </summary>
+    public static IEnumerable<TrainingBatch> EvaluationBatches(ITrainingObjective objective, IReadOnlyList<ReadOnlyMemory<int>> segments,
+        int sequenceLength, int batchSize, int maxBatches, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(objective);
+        ArgumentNullException.ThrowIfNull(segments);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        return Batches();
+
+        IEnumerable<TrainingBatch> Batches()
+        {
+            var rng = new Rng(seed ^ EvalSeedSalt);
+            int batches = 0;
+            for (int start = 0; start < segments.Count && (maxBatches == 0 || batches < maxBatches); start += batchSize, batches++)
+            {
+                var rows = segments.Skip(start).Take(batchSize).ToList();
+                yield return objective.CreateBatch(rows, sequenceLength, rng);
+            }
+        }
     }
 
     /// <summary>
