@@ -79,6 +79,13 @@ public sealed class KvCache
     /// <summary>Bytes of key and value storage per cached position, over all layers and batch rows.</summary>
     public long BytesPerToken => 2L * LayerCount * BatchSize * HeadCount * HeadDim * sizeof(float);
 
+    /// <summary>Empties the cache for reuse: every layer back to no positions (the buffers stay allocated).</summary>
+    public void Clear()
+    {
+        Array.Clear(_lengths);
+        Array.Clear(_starts);
+    }
+
     /// <summary>
     /// Appends <paramref name="tokenCount"/> positions to <paramref name="layer"/>. Keys and values are
     /// [batch, tokenCount, heads·headDim] with row stride <paramref name="rowStride"/> (the projection's layout).
