@@ -80,7 +80,7 @@ public static class MatMulBench
         var lowPrecision = new List<(string Name, WeightType Type, int Rows, int InFeatures, int OutFeatures, Timing Timing, Ceilings Now)>();
         foreach (var (name, rows, inFeatures, outFeatures) in LowPrecisionShapes)
         {
-            foreach (var type in new[] { WeightType.BFloat16, WeightType.Int8 })
+            foreach (var type in new[] { WeightType.Float32Packed, WeightType.BFloat16, WeightType.Int8 })
             {
                 if (context.Selects($"{type.Name()} {name} {rows}×{inFeatures}→{outFeatures}"))
                 {
@@ -114,10 +114,10 @@ public static class MatMulBench
         if (lowPrecision.Count > 0)
         {
             Console.WriteLine();
-            var low = new Table("bf16 / int8 weights", "dtype", "rows×in→out", "µs best", "µs median", "GB/s", "ceiling now", "of it");
+            var low = new Table("f32-packed / bf16 / int8 weights", "dtype", "rows×in→out", "µs best", "µs median", "GB/s", "ceiling now", "of it");
             foreach (var (name, type, rows, inFeatures, outFeatures, timing, now) in lowPrecision)
             {
-                double bytes = (double)inFeatures * outFeatures * (type == WeightType.Int8 ? 1 : 2);
+                double bytes = (double)inFeatures * outFeatures * BytesPerWeight(type);
                 double gbps = bytes / timing.Best / 1e9;
                 low.Add(name, type.Name(), $"{rows}×{inFeatures}→{outFeatures}", timing.Best * 1e6, timing.Median * 1e6, gbps,
                     $"{now.ReadGBps:F1} GB/s", $"{gbps / now.ReadGBps:P0}");
@@ -127,6 +127,13 @@ public static class MatMulBench
         Console.WriteLine();
         PrintDispatchOverhead();
     }
+
+    private static int BytesPerWeight(WeightType type) => type switch
+    {
+        WeightType.Int8 => 1,
+        WeightType.BFloat16 => 2,
+        _ => 4,
+    };
 
     private static string Dimensions(Shape shape) => $"{shape.Rows}×{shape.InFeatures}→{shape.OutFeatures}";
 
@@ -151,7 +158,7 @@ public static class MatMulBench
     {
         int weightLength = inFeatures * outFeatures;
         var bytes = MemoryMarshal.AsBytes(pool.AsSpan());
-        int copies = Math.Max(1, bytes.Length / (weightLength * (type == WeightType.Int8 ? 1 : 2)));
+        int copies = Math.Max(1, bytes.Length / (weightLength * BytesPerWeight(type)));
         var input = new float[rows * inFeatures];
         var scales = new float[outFeatures];
         var bias = new float[outFeatures];
@@ -165,6 +172,10 @@ public static class MatMulBench
             {
                 var weight = MemoryMarshal.Cast<float, sbyte>(pool.AsSpan()).Slice(next * weightLength, weightLength);
                 MatMulInt8.Forward(input, weight, scales, bias, rows, inFeatures, outFeatures, output);
+            }
+            else if (type == WeightType.Float32Packed)
+            {
+                MatMulF32Packed.Forward(input, pool.AsSpan(next * weightLength, weightLength), bias, rows, inFeatures, outFeatures, output);
             }
             else
             {

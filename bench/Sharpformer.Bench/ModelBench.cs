@@ -34,7 +34,7 @@ internal static class ModelBench
         double flopsPerToken = 2.0 * (config.ParameterCount - (double)(config.VocabSize + config.MaxPositions) * config.HiddenSize);
         var rows = new List<Row>();
         var residentMegabytes = new List<string>();
-        foreach (var weightType in new[] { WeightType.Float32, WeightType.BFloat16, WeightType.Int8 })
+        foreach (var weightType in new[] { WeightType.Float32, WeightType.Float32Packed, WeightType.BFloat16, WeightType.Int8 })
         {
             string dtype = weightType.Name();
             bool f32 = weightType == WeightType.Float32;
@@ -137,6 +137,6 @@ internal static class ModelBench
     {
         WeightType.BFloat16 => 2,
         WeightType.Int8 => 1,
-        _ => 4,
+        _ => 4, // f32 and f32-packed
     };
 }

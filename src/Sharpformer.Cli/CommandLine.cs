@@ -67,9 +67,9 @@ public static class CommandLine
     public static Option<string> ModelOption(string description = "model folder or Hugging Face model id (default: the bundled model)") =>
         new("--model", "-m") { Description = description, DefaultValueFactory = _ => DefaultModel };
 
-    /// <summary>--dtype f32|bf16|int8: how linear weights are stored for inference (f32 = as loaded).</summary>
+    /// <summary>--dtype f32|f32-packed|bf16|int8: how linear weights are stored for inference (f32 = as loaded).</summary>
     public static Option<string> DTypeOption() =>
-        new("--dtype") { Description = "weights for inference: f32 (as loaded), bf16, or int8 (per-channel, weight-only)", DefaultValueFactory = _ => "f32" };
+        new("--dtype") { Description = "weights for inference: f32 (as loaded, memory-mapped), f32-packed (f32 copied into decode order: faster decode), bf16, or int8 (per-channel, weight-only)", DefaultValueFactory = _ => "f32" };
 
     /// <summary>The <see cref="Kernels.WeightType"/> a --dtype value names; a bad one gets an error listing the choices.</summary>
     public static Kernels.WeightType ReadDType(ParseResult parse, Option<string> option)

@@ -24,7 +24,7 @@ internal static class EvalCommand
         var all = new Option<bool>("--all") { Description = "score every row of the data, not only the held-out tail that train sets aside" };
         // No default: without --dtype eval runs the training forward, as it always has.
         var dtype = CommandLine.DTypeOption();
-        dtype.Description = "score a causal LM through the inference forward with these weights: f32, bf16 or int8 (default: the training forward)";
+        dtype.Description = "score a causal LM through the inference forward with these weights: f32, f32-packed, bf16 or int8 (default: the training forward)";
         dtype.DefaultValueFactory = null;
         var compare = new Option<bool>("--compare-f32") { Description = "with --dtype: also score the f32 weights and print their loss and the largest logit difference" };
         var command = new Command("eval", "Print a checkpoint's held-out loss and perplexity on a text corpus") { model, data, sequence, batch, objectiveOption, all, dtype, compare };

@@ -51,6 +51,17 @@ public static class Embedding
         }
     }
 
+    /// <summary>output[i] = table[ids[i]] for a float32 [count, width] table packed as <see cref="MatMulF32Packed.Pack"/> writes it.</summary>
+    public static void LookupPacked(ReadOnlySpan<float> table, int width, ReadOnlySpan<int> ids, Span<float> output)
+    {
+        int count = table.Length / width;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int id = CheckId(ids, i, count);
+            LowPrecisionLayout.GatherRow(table, output.Slice(i * width, width), id, width, count);
+        }
+    }
+
     /// <summary>
     /// output[i] = table[ids[i]] · scales[ids[i]] for an int8 [count, width] table with one scale per row, packed as
     /// <see cref="MatMulInt8.Quantize"/> writes it (<see cref="LowPrecisionLayout"/>, width = in features).

@@ -37,6 +37,16 @@ internal readonly unsafe struct BFloat16Format : IWeightFormat
     public static float Load1(byte* row, int k) => BitConverter.Int32BitsToSingle(((ushort*)row)[k] << 16);
 }
 
+internal readonly unsafe struct Float32Format : IWeightFormat
+{
+    public static int ElementBytes => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load16(byte* row, int k) => Vector512.Load((float*)row + k);
+
+    public static float Load1(byte* row, int k) => ((float*)row)[k];
+}
+
 internal readonly unsafe struct Int8Format : IWeightFormat
 {
     public static int ElementBytes => 1;

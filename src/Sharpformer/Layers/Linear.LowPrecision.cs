@@ -23,6 +23,7 @@ public sealed partial class Linear
     private ushort[]? _bf16Weight;  // [out, in], rows interleaved as LowPrecisionLayout says
     private sbyte[]? _int8Weight;   // [out, in], rows interleaved as LowPrecisionLayout says
     private float[]? _int8Scales;   // [out]
+    private float[]? _packedWeight; // f32 [out, in], rows interleaved as LowPrecisionLayout says
 
     /// <summary>The weight <see cref="Forward"/> multiplies by: the f32 <see cref="Weight"/> or a low-precision copy of it.</summary>
     public WeightType WeightType { get; private set; }
@@ -54,6 +55,7 @@ public sealed partial class Linear
         _bf16Weight = null;
         _int8Weight = null;
         _int8Scales = null;
+        _packedWeight = null;
         switch (type)
         {
             case WeightType.Float32:
@@ -66,6 +68,10 @@ public sealed partial class Linear
                 _int8Weight = new sbyte[_weight.Length];
                 _int8Scales = new float[OutFeatures];
                 MatMulInt8.Quantize(_weight.Span, InFeatures, OutFeatures, Layout, _int8Weight, _int8Scales);
+                break;
+            case WeightType.Float32Packed:
+                _packedWeight = GC.AllocateUninitializedArray<float>(_weight.Length);
+                MatMulF32Packed.Pack(_weight.Span, InFeatures, OutFeatures, Layout, _packedWeight);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(type), type, "unknown weight type");
@@ -163,6 +169,9 @@ public sealed partial class Linear
             case WeightType.Int8:
                 Embedding.LookupInt8(_int8Weight, _int8Scales, InFeatures, ids, output);
                 break;
+            case WeightType.Float32Packed:
+                Embedding.LookupPacked(_packedWeight, InFeatures, ids, output);
+                break;
             default:
                 Embedding.Lookup(Weight.Span, InFeatures, ids, output);
                 break;
@@ -176,7 +185,11 @@ public sealed partial class Linear
     private void ForwardLowPrecision(ReadOnlySpan<float> input, int rows, Span<float> output)
     {
         ReadOnlySpan<float> bias = Bias is null ? default : Bias.Span;
-        if (_bf16Weight is not null)
+        if (_packedWeight is not null)
+        {
+            MatMulF32Packed.Forward(input[..(rows * InFeatures)], _packedWeight, bias, rows, InFeatures, OutFeatures, output[..(rows * OutFeatures)]);
+        }
+        else if (_bf16Weight is not null)
         {
             MatMulBf16.Forward(input[..(rows * InFeatures)], _bf16Weight, bias, rows, InFeatures, OutFeatures, output[..(rows * OutFeatures)]);
         }

@@ -40,7 +40,7 @@ public sealed class DTypeCliTests : IDisposable
     {
         var (code, _, error) = CliTests.Run("generate", "Hi", "--dtype", "fp8");
         Assert.Equal(1, code);
-        Assert.StartsWith("error: --dtype: unknown dtype 'fp8'; use one of f32, bf16, int8", error);
+        Assert.StartsWith("error: --dtype: unknown dtype 'fp8'; use one of f32, f32-packed, bf16, int8", error);
         Assert.Single(error.Trim().Split('\n'));
     }
 }

@@ -46,7 +46,7 @@ public sealed class EvalDTypeCliTests
 
     public static TheoryData<string[], string> BadRequests => new()
     {
-        { ["--dtype", "fp8"], "error: --dtype: unknown dtype 'fp8'; use one of f32, bf16, int8" },
+        { ["--dtype", "fp8"], "error: --dtype: unknown dtype 'fp8'; use one of f32, f32-packed, bf16, int8" },
         { ["--dtype", "int8", "--objective", "mlm"], "error: --dtype int8: low-precision eval covers causal LMs (--objective clm on gpt2, gpt_neo), not --objective mlm on model_type 'gpt2'" },
         { ["--compare-f32"], "error: --compare-f32 compares the weights --dtype names with f32; give --dtype bf16 or int8" },
     };

@@ -63,6 +63,35 @@ public class LowPrecisionMatMulTests
     }
 
     [Fact]
+    public void F32PackedMatchesReferenceAndTheUnpackedMatMulForEveryShape()
+    {
+        var rng = new Rng(16);
+        foreach (int rows in RowCounts)
+        {
+            foreach (int inFeatures in Features)
+            {
+                foreach (int outFeatures in Features)
+                {
+                    var input = Random(rng, rows * inFeatures);
+                    var weight = Random(rng, inFeatures * outFeatures);
+                    var packed = new float[weight.Length];
+                    MatMulF32Packed.Pack(weight, inFeatures, outFeatures, WeightLayout.InputMajor, packed);
+                    float[] bias = (rows + inFeatures) % 2 == 0 ? Random(rng, outFeatures) : [];
+                    var expected = new float[rows * outFeatures];
+                    var actual = new float[rows * outFeatures];
+                    var unpacked = new float[rows * outFeatures];
+                    MatMulLowPrecisionReference.Float32PackedForward(input, packed, bias, rows, inFeatures, outFeatures, expected);
+                    MatMulF32Packed.Forward(input, packed, bias, rows, inFeatures, outFeatures, actual);
+                    AssertClose(expected, actual, $"f32-packed {rows}×{inFeatures}→{outFeatures}");
+                    // The same values as the weight as stored: the plain f32 matmul agrees.
+                    MatMul.Forward(input, weight, bias, rows, inFeatures, outFeatures, WeightLayout.InputMajor, unpacked);
+                    AssertClose(unpacked, actual, $"f32-packed vs f32 {rows}×{inFeatures}→{outFeatures}");
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Gpt2SizedShapesRunOnEveryThreadAndMatchReference()
     {
         // Big enough for several tasks per thread (the lm_head rule) and a k tail (770 = 48 × 16 + 2).

@@ -45,9 +45,31 @@ public sealed class LowPrecisionModelTests : IDisposable
         Assert.True(max > 0 && max <= bound, $"{dtype}: max logit diff {max}, bound {bound}");
     }
 
+    [Fact]
+    public void F32PackedIsTheF32ModelInAnotherOrder()
+    {
+        // The same float32 weights, summed in another order: logits agree to float rounding and the HF golden's ids.
+        int[] ids = _goldens.Ints("forward_batch.input_ids", out var shape);
+        int[] mask = _goldens.Ints("forward_batch.attention_mask");
+        int[] positions = _goldens.Ints("forward_batch.position_ids");
+        using var packed = (Gpt2Model)ModelRegistry.Load(Fixture.File("gpt2"), WeightType.Float32Packed);
+        var actual = packed.Forward(ids, shape[0], shape[1], mask, positions).Logits.Span;
+        var golden = _goldens.Floats("forward_batch.logits").Span;
+        for (int i = 0; i < golden.Length; i++)
+        {
+            if (mask[i / 1000] != 0)
+            {
+                Assert.True(MathF.Abs(golden[i] - actual[i]) <= 1e-4f, $"logit {i}: {actual[i]} vs HF {golden[i]}");
+            }
+        }
+        Assert.Equal("f32-packed", WeightType.Float32Packed.Name());
+        Assert.Equal(WeightType.Float32Packed, WeightTypes.Parse("f32-packed"));
+    }
+
     [Theory]
     [InlineData("bf16")]
     [InlineData("int8")]
+    [InlineData("f32-packed")]
     public void CachedDecodeMatchesRecomputeAndGreedyGenerationRuns(string dtype)
     {
         using var model = (Gpt2Model)ModelRegistry.Load(Fixture.File("gpt2"), WeightTypes.Parse(dtype));

@@ -39,4 +39,22 @@ public static class MatMulLowPrecisionReference
             }
         }
     }
+
+    public static void Float32PackedForward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        int rows, int inFeatures, int outFeatures, Span<float> output)
+    {
+        LowPrecisionShapes.Check(input.Length, weight.Length, 0, bias.Length, output.Length, rows, inFeatures, outFeatures, scaled: false);
+        for (int m = 0; m < rows; m++)
+        {
+            for (int n = 0; n < outFeatures; n++)
+            {
+                double sum = 0;
+                for (int k = 0; k < inFeatures; k++)
+                {
+                    sum += (double)input[m * inFeatures + k] * weight[(int)LowPrecisionLayout.Index(n, k, inFeatures, outFeatures)];
+                }
+                output[m * outFeatures + n] = (float)sum + (bias.IsEmpty ? 0f : bias[n]);
+            }
+        }
+    }
 }
