@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Sharpformer.Bench.Harness;
 using Sharpformer.Kernels;
 using Sharpformer.Models;
@@ -21,7 +22,12 @@ internal static class ModelBench
     }
 
     // Throughput from the median run (what the issue's table asks for); BestTokensPerSecond from the fastest.
-    private sealed record Row(string Name, double TokensPerSecond, double BestTokensPerSecond, Bound Bound, double BytesPerToken, double FlopsPerToken);
+    private sealed record Row(string Name, double TokensPerSecond, double BestTokensPerSecond, Bound Bound, double BytesPerToken, double FlopsPerToken)
+    {
+        // Ceilings measured (quickly) right after the row: the machine's bandwidth moves by ±20% within minutes
+        // (other tenants), so a row is compared with the machine as it was then, as MatMulBench does.
+        public Ceilings? Now { get; init; }
+    }
 
     public static void Run(BenchContext context)
     {
@@ -36,76 +42,9 @@ internal static class ModelBench
         var residentMegabytes = new List<string>();
         foreach (var weightType in new[] { WeightType.Float32, WeightType.Float32Packed, WeightType.BFloat16, WeightType.Int8 })
         {
-            string dtype = weightType.Name();
-            bool f32 = weightType == WeightType.Float32;
-            int[] contexts = f32 ? [16, 128] : [16];
-            int[] prefills = f32 ? [128, 512] : [128];
-            string batchName = $"{dtype} decode b8 ctx 16+{Steps}";
-            string recomputeName = $"{dtype} decode b1 ctx 16+{Steps}, no cache";
-            string[] names =
-            [
-                .. contexts.Select(promptLength => $"{dtype} decode b1 ctx {promptLength}+{Steps}"), batchName,
-                .. f32 ? [recomputeName] : Array.Empty<string>(), .. prefills.Select(promptLength => $"{dtype} prefill {promptLength}"),
-            ];
-            if (!names.Any(context.Selects))
-            {
-                continue; // building a 124M model takes seconds: only for rows the filter keeps
-            }
-            // The previous dtype's model is gone: collect it, so the RSS below is this model's.
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            GC.Collect();
-            var build = Stopwatch.StartNew();
-            using var model = ModelRegistry.Build(() => Gpt2Model.CreateRandom(config, seed: 1), weightType);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"model: {size}-shaped, random weights, {config.ParameterCount / 1e6:0.0} M parameters, {dtype} (built in {build.Elapsed.TotalSeconds:0.0} s)"));
-            // Linear weights (everything streamed but the norms and biases) take 4, 2 or 1 bytes (+ int8 scales).
-            double bytesPerToken = streamedParameters * BytesPerWeight(weightType);
-            foreach (int promptLength in contexts)
-            {
-                string name = $"{dtype} decode b1 ctx {promptLength}+{Steps}";
-                if (context.Selects(name))
-                {
-                    var timing = DecodeTimer.Seconds(model, promptLength, Steps);
-                    rows.Add(new Row(name, Steps / timing.Median, Steps / timing.Best, Bound.Bandwidth, bytesPerToken, 0));
-                    if (promptLength == contexts[0])
-                    {
-                        // Resident memory while decoding: weights (a bf16/int8 model keeps only its converted copy;
-                        // norms, biases and wpe stay f32), cache, runtime.
-                        using var process = Process.GetCurrentProcess();
-                        residentMegabytes.Add($"{dtype} {process.WorkingSet64 / 1e6:0} MB (peak so far {process.PeakWorkingSet64 / 1e6:0} MB)");
-                    }
-                }
-            }
-            if (context.Selects(batchName))
-            {
-                // Eight rows share each pass over the weights: bytes per token are an eighth.
-                var timing = DecodeTimer.Seconds(model, 16, Steps, batchSize: 8);
-                rows.Add(new Row(batchName, 8 * Steps / timing.Median, 8 * Steps / timing.Best, Bound.Bandwidth, bytesPerToken / 8, 0));
-            }
-            if (f32 && context.Selects(recomputeName))
-            {
-                // Step t runs 16 + t tokens; against the FMA peak, counting the work it really does.
-                double seconds = DecodeTimer.BestSecondsWithoutCache(model, 16, Steps);
-                double tokensRun = Steps * 16.0 + Steps * (Steps - 1) / 2.0;
-                rows.Add(new Row(recomputeName, Steps / seconds, Steps / seconds, Bound.Fma, 0, flopsPerToken * tokensRun / Steps));
-            }
-            foreach (int promptLength in prefills)
-            {
-                string name = $"{dtype} prefill {promptLength}";
-                if (!context.Selects(name))
-                {
-                    continue;
-                }
-                var prompt = DecodeTimer.Prompt(model, promptLength);
-                var logits = new float[config.VocabSize];
-                var timing = Measure.Time(() =>
-                {
-                    using var session = model.StartSession(PromptBatch.Single(prompt), 1);
-                    session.Prefill(logits);
-                }, samples: 7, sampleSeconds: 0.05, warmupSeconds: 0.3);
-                rows.Add(new Row(name, promptLength / timing.Median, promptLength / timing.Best, Bound.Fma, 0, flopsPerToken));
-            }
+            // One method per model: when it returns, nothing (not even an unoptimized stack slot) holds the model,
+            // so the next one's RSS is its own.
+            RunWeightType(context, weightType, config, streamedParameters, flopsPerToken, rows, residentMegabytes);
         }
 
         // Ceilings measured around the rows (best seen), since the machine is shared.
@@ -115,21 +54,104 @@ internal static class ModelBench
         var table = new Table("row", "tok/s (median)", "best", "achieved", "ceiling", "ratio");
         foreach (var row in rows)
         {
+            // The ceiling measured right after the row (the no-cache row has none: against the run's).
+            double read = row.Now?.ReadGBps ?? ceilings.ReadGBps, peak = row.Now?.FmaGflops ?? ceilings.FmaGflops;
             if (row.Bound == Bound.Bandwidth)
             {
                 double gigabytesPerSecond = row.TokensPerSecond * row.BytesPerToken / 1e9;
-                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigabytesPerSecond:0.0} GB/s", $"{ceilings.ReadGBps:0.0} GB/s", gigabytesPerSecond / ceilings.ReadGBps);
+                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigabytesPerSecond:0.0} GB/s", $"{read:0.0} GB/s", gigabytesPerSecond / read);
             }
             else
             {
                 double gigaflops = row.TokensPerSecond * row.FlopsPerToken / 1e9;
-                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigaflops:0} GFLOP/s", $"{ceilings.FmaGflops:0} GFLOP/s", gigaflops / ceilings.FmaGflops);
+                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigaflops:0} GFLOP/s", $"{peak:0} GFLOP/s", gigaflops / peak);
             }
         }
         table.Print();
         if (residentMegabytes.Count > 0)
         {
-            output.WriteLine($"RSS after batch-1 decode (one model at a time; run `gpt2` alone for a clean figure): {string.Join(", ", residentMegabytes)}");
+            output.WriteLine($"RSS after batch-1 decode, without the bench's bandwidth buffer (one model at a time): {string.Join(", ", residentMegabytes)}");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RunWeightType(BenchContext context, WeightType weightType, Gpt2Config config, double streamedParameters,
+        double flopsPerToken, List<Row> rows, List<string> residentMegabytes)
+    {
+        const string size = "gpt2";
+        var output = Console.Out;
+        string dtype = weightType.Name();
+        bool f32 = weightType == WeightType.Float32;
+        int[] contexts = f32 ? [16, 128] : [16];
+        int[] prefills = f32 ? [128, 512] : [128];
+        string batchName = $"{dtype} decode b8 ctx 16+{Steps}";
+        string recomputeName = $"{dtype} decode b1 ctx 16+{Steps}, no cache";
+        string[] names =
+        [
+            .. contexts.Select(promptLength => $"{dtype} decode b1 ctx {promptLength}+{Steps}"), batchName,
+            .. f32 ? [recomputeName] : Array.Empty<string>(), .. prefills.Select(promptLength => $"{dtype} prefill {promptLength}"),
+        ];
+        if (!names.Any(context.Selects))
+        {
+            return; // building a 124M model takes seconds: only for rows the filter keeps
+        }
+        // The previous dtype's model is gone: collect it, so the RSS below is this model's.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        var build = Stopwatch.StartNew();
+        using var model = ModelRegistry.Build(() => Gpt2Model.CreateRandom(config, seed: 1), weightType);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"model: {size}-shaped, random weights, {config.ParameterCount / 1e6:0.0} M parameters, {dtype} (built in {build.Elapsed.TotalSeconds:0.0} s)"));
+        // Linear weights (everything streamed but the norms and biases) take 4, 2 or 1 bytes (+ int8 scales).
+        double bytesPerToken = streamedParameters * BytesPerWeight(weightType);
+        foreach (int promptLength in contexts)
+        {
+            string name = $"{dtype} decode b1 ctx {promptLength}+{Steps}";
+            if (context.Selects(name))
+            {
+                var timing = DecodeTimer.Seconds(model, promptLength, Steps);
+                if (promptLength == contexts[0])
+                {
+                    // Resident memory while decoding: weights (a bf16/int8/f32-packed model keeps only its
+                    // converted copy; norms, biases and wpe stay f32), cache, runtime. Garbage from building (the
+                    // f32 tensors a converted layer let go) is returned to the OS first, and the bench's own
+                    // bandwidth buffer is not counted.
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                    using var process = Process.GetCurrentProcess();
+                    residentMegabytes.Add($"{dtype} {(process.WorkingSet64 - Ceilings.BufferBytes) / 1e6:0} MB");
+                }
+                rows.Add(new Row(name, Steps / timing.Median, Steps / timing.Best, Bound.Bandwidth, bytesPerToken, 0) { Now = Ceilings.Measure(quick: true) });
+            }
+        }
+        if (context.Selects(batchName))
+        {
+            // Eight rows share each pass over the weights: bytes per token are an eighth.
+            var timing = DecodeTimer.Seconds(model, 16, Steps, batchSize: 8);
+            rows.Add(new Row(batchName, 8 * Steps / timing.Median, 8 * Steps / timing.Best, Bound.Bandwidth, bytesPerToken / 8, 0) { Now = Ceilings.Measure(quick: true) });
+        }
+        if (f32 && context.Selects(recomputeName))
+        {
+            // Step t runs 16 + t tokens; against the FMA peak, counting the work it really does.
+            double seconds = DecodeTimer.BestSecondsWithoutCache(model, 16, Steps);
+            double tokensRun = Steps * 16.0 + Steps * (Steps - 1) / 2.0;
+            rows.Add(new Row(recomputeName, Steps / seconds, Steps / seconds, Bound.Fma, 0, flopsPerToken * tokensRun / Steps));
+        }
+        foreach (int promptLength in prefills)
+        {
+            string name = $"{dtype} prefill {promptLength}";
+            if (!context.Selects(name))
+            {
+                continue;
+            }
+            var prompt = DecodeTimer.Prompt(model, promptLength);
+            var logits = new float[config.VocabSize];
+            var timing = Measure.Time(() =>
+            {
+                using var session = model.StartSession(PromptBatch.Single(prompt), 1);
+                session.Prefill(logits);
+            }, samples: 7, sampleSeconds: 0.05, warmupSeconds: 0.3);
+            rows.Add(new Row(name, promptLength / timing.Median, promptLength / timing.Best, Bound.Fma, 0, flopsPerToken) { Now = Ceilings.Measure(quick: true) });
         }
     }
 

@@ -24,6 +24,9 @@ public sealed record Ceilings(double ReadGBps, double FmaGflops, int Threads)
     // The 1 GiB array lives for the process once measured, so quick re-measurements between rows cost no page faults.
     private static float[]? _array;
 
+    /// <summary>Bytes the bandwidth buffer holds resident once measured (for subtracting from a process's RSS).</summary>
+    public static long BufferBytes => _array is null ? 0 : (long)_array.Length * sizeof(float);
+
     /// <summary>
     /// Measures both ceilings: about three seconds, or under a second when <paramref name="quick"/> (fewer samples,
     /// no warm-up beyond the first call; for re-measuring next to each benchmark row).
