@@ -97,6 +97,9 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             rowBlocks = Math.Min(rowBlocks, DivideUp(job->Rows, MR));
             job->BlockRows = RoundUp(DivideUp(job->Rows, rowBlocks), MR);
             rowBlocks = DivideUp(job->Rows, job->BlockRows);
+            // The calling thread runs tasks too (all of them when the team is busy): its packing scratch is made on its
+            // first call, never in the middle of a warm decode loop.
+            MatMulBuffers.Packed(KC * NR);
             KernelThreads.Run(&PackedTask, job, job->ColumnBlocks * rowBlocks);
         }
     }
