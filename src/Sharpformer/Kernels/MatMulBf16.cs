@@ -31,28 +31,7 @@ public static class MatMulBf16
     }
 
     /// <summary>output[m, n] = sum_k input[m, k] · weight[n, k] + bias[n]; an empty bias means none.</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> input, ReadOnlySpan<ushort> weight, ReadOnlySpan<float> bias,
-        int rows, int inFeatures, int outFeatures, Span<float> output)
-    {
-        LowPrecisionShapes.Check(input.Length, weight.Length, 0, bias.Length, output.Length, rows, inFeatures, outFeatures, scaled: false);
-        if (rows == 0 || outFeatures == 0)
-        {
-            return;
-        }
-        fixed (float* inputPointer = input, biasPointer = bias, outputPointer = output)
-        fixed (ushort* weightPointer = weight)
-        {
-            var job = new LowPrecisionJob
-            {
-                Input = inputPointer,
-                Weight = (byte*)weightPointer,
-                Bias = bias.IsEmpty ? null : biasPointer,
-                Output = outputPointer,
-                Rows = rows,
-                InFeatures = inFeatures,
-                OutFeatures = outFeatures,
-            };
-            LowPrecisionKernel<BFloat16Format>.Run(&job);
-        }
-    }
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<ushort> weight, ReadOnlySpan<float> bias,
+        int rows, int inFeatures, int outFeatures, Span<float> output) =>
+        LowPrecisionForward.Run<BFloat16Format, ushort>(input, weight, [], bias, rows, inFeatures, outFeatures, output, scaled: false);
 }

@@ -21,27 +21,7 @@ public static class MatMulF32Packed
     }
 
     /// <summary>output[m, n] = sum_k input[m, k] · weight[n, k] + bias[n]; an empty bias means none.</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        int rows, int inFeatures, int outFeatures, Span<float> output)
-    {
-        LowPrecisionShapes.Check(input.Length, weight.Length, 0, bias.Length, output.Length, rows, inFeatures, outFeatures, scaled: false);
-        if (rows == 0 || outFeatures == 0)
-        {
-            return;
-        }
-        fixed (float* inputPointer = input, biasPointer = bias, outputPointer = output, weightPointer = weight)
-        {
-            var job = new LowPrecisionJob
-            {
-                Input = inputPointer,
-                Weight = (byte*)weightPointer,
-                Bias = bias.IsEmpty ? null : biasPointer,
-                Output = outputPointer,
-                Rows = rows,
-                InFeatures = inFeatures,
-                OutFeatures = outFeatures,
-            };
-            LowPrecisionKernel<Float32Format>.Run(&job);
-        }
-    }
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        int rows, int inFeatures, int outFeatures, Span<float> output) =>
+        LowPrecisionForward.Run<Float32Format, float>(input, weight, [], bias, rows, inFeatures, outFeatures, output, scaled: false);
 }

@@ -46,29 +46,7 @@ public static class MatMulInt8
     }
 
     /// <summary>output[m, n] = scale[n] · sum_k input[m, k] · weight[n, k] + bias[n]; an empty bias means none.</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> input, ReadOnlySpan<sbyte> weight, ReadOnlySpan<float> scales,
-        ReadOnlySpan<float> bias, int rows, int inFeatures, int outFeatures, Span<float> output)
-    {
-        LowPrecisionShapes.Check(input.Length, weight.Length, scales.Length, bias.Length, output.Length, rows, inFeatures, outFeatures, scaled: true);
-        if (rows == 0 || outFeatures == 0)
-        {
-            return;
-        }
-        fixed (float* inputPointer = input, scalePointer = scales, biasPointer = bias, outputPointer = output)
-        fixed (sbyte* weightPointer = weight)
-        {
-            var job = new LowPrecisionJob
-            {
-                Input = inputPointer,
-                Weight = (byte*)weightPointer,
-                Scales = scalePointer,
-                Bias = bias.IsEmpty ? null : biasPointer,
-                Output = outputPointer,
-                Rows = rows,
-                InFeatures = inFeatures,
-                OutFeatures = outFeatures,
-            };
-            LowPrecisionKernel<Int8Format>.Run(&job);
-        }
-    }
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<sbyte> weight, ReadOnlySpan<float> scales,
+        ReadOnlySpan<float> bias, int rows, int inFeatures, int outFeatures, Span<float> output) =>
+        LowPrecisionForward.Run<Int8Format, sbyte>(input, weight, scales, bias, rows, inFeatures, outFeatures, output, scaled: true);
 }

@@ -472,6 +472,37 @@ internal static unsafe class LowPrecisionBuffers
     }
 }
 
+/// <summary>The body of every packed-weight entry point (bf16, int8, f32-packed): check, pin, run the format's kernel.</summary>
+internal static unsafe class LowPrecisionForward
+{
+    public static void Run<TFormat, TElement>(ReadOnlySpan<float> input, ReadOnlySpan<TElement> weight, ReadOnlySpan<float> scales,
+        ReadOnlySpan<float> bias, int rows, int inFeatures, int outFeatures, Span<float> output, bool scaled)
+        where TFormat : struct, IWeightFormat where TElement : unmanaged
+    {
+        LowPrecisionShapes.Check(input.Length, weight.Length, scales.Length, bias.Length, output.Length, rows, inFeatures, outFeatures, scaled);
+        if (rows == 0 || outFeatures == 0)
+        {
+            return;
+        }
+        fixed (float* inputPointer = input, scalePointer = scales, biasPointer = bias, outputPointer = output)
+        fixed (TElement* weightPointer = weight)
+        {
+            var job = new LowPrecisionJob
+            {
+                Input = inputPointer,
+                Weight = (byte*)weightPointer,
+                Scales = scaled ? scalePointer : null,
+                Bias = bias.IsEmpty ? null : biasPointer,
+                Output = outputPointer,
+                Rows = rows,
+                InFeatures = inFeatures,
+                OutFeatures = outFeatures,
+            };
+            LowPrecisionKernel<TFormat>.Run(&job);
+        }
+    }
+}
+
 /// <summary>Shape checks and the [outFeatures, inFeatures] packing shared by the bf16 and int8 entry points.</summary>
 internal static class LowPrecisionShapes
 {
