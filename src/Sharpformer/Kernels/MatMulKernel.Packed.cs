@@ -15,27 +15,28 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         int m0 = task / job->ColumnBlocks * job->BlockRows;
         int m1 = Math.Min(job->Rows, m0 + job->BlockRows);
         int K = job->InFeatures, N = job->OutFeatures;
-        int slivers = DivideUp(m1 - m0, MR);
-        float* panel = MatMulBuffers.Packed(KC * NR);
-        for (int k0 = 0; k0 < K; k0 += KC)
+        int mr = MR;
+        int slivers = DivideUp(m1 - m0, mr);
+        int blockK = job->BlockK;
+        float* panel = MatMulBuffers.Packed(blockK * NR);
+        for (int k0 = 0; k0 < K; k0 += blockK)
         {
-            int kc = Math.Min(KC, K - k0);
+            int kc = Math.Min(blockK, K - k0);
             for (int n = n0; n < n1; n += NR)
             {
                 int width = Math.Min(NR, n1 - n);
                 PackPanel(job, k0, kc, n, width, panel);
                 // While this panel is multiplied, pull the next one's weights into L2, a slice per micro-kernel call, so
                 // packing it reads from cache instead of waiting on DRAM (about 7% at 128 rows).
-                int nextN = n + NR < n1 ? n + NR : n0, nextK0 = n + NR < n1 ? k0 : k0 + KC;
-                int nextKc = Math.Min(KC, K - nextK0), nextWidth = Math.Min(NR, n1 - nextN);
-                for (int m = m0, sliver = 0; m < m1; m += MR, sliver++)
+                int nextN = n + NR < n1 ? n + NR : n0, nextK0 = n + NR < n1 ? k0 : k0 + blockK;
+                int nextKc = Math.Min(blockK, K - nextK0), nextWidth = Math.Min(NR, n1 - nextN);
+                for (int m = m0, sliver = 0; m < m1; m += mr, sliver++)
                 {
                     if (nextK0 < K)
                     {
                         PrefetchBlock(job, nextK0, nextKc, nextN, nextN + nextWidth, sliver, slivers);
                     }
-                    MicroKernel(kc, job->Input + (nint)m * K + k0, K, Math.Min(MR, m1 - m), panel,
-                        job->Output + (nint)m * N + n, N, width, accumulate: k0 > 0, job->Bias == null ? null : job->Bias + n);
+                    MicroKernel(kc, job->Input + (nint)m * K + k0, K, Math.Min(mr, m1 - m), panel, job->Output + (nint)m * N + n, N, width, accumulate: k0 > 0, job->Bias == null ? null : job->Bias + n);
                 }
             }
         }
@@ -150,24 +151,30 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
     private static void MicroKernel(int kc, float* x, int lda, int rows, float* panel, float* y, int ldy, int columns,
         bool accumulate, float* bias)
     {
-        // The product lands in a scratch tile first: the FMA loop then has registers for nothing but itself.
-        int ldt = NR;
-        float* tile = stackalloc float[MR * 2 * C];
-        if (MR == 8)
+        int mr = MR;
+        if (rows == mr && columns == NR)
         {
-            MicroTile8(kc, x, rows, lda, panel, tile);
+            // A whole tile goes from the accumulators straight into y (a round trip through a scratch tile cost 9%).
+            if (mr == 8)
+            {
+                MicroTile8(kc, x, rows, lda, panel, y, ldy, accumulate, bias);
+            }
+            else
+            {
+                MicroTile6(kc, x, rows, lda, panel, y, ldy, accumulate, bias);
+            }
+            return;
+        }
+        // An edge tile lands in a scratch tile, of which the valid part is copied.
+        int ldt = NR;
+        float* tile = stackalloc float[mr * ldt];
+        if (mr == 8)
+        {
+            MicroTile8(kc, x, rows, lda, panel, tile, ldt, accumulate: false, bias: null);
         }
         else
         {
-            MicroTile6(kc, x, rows, lda, panel, tile);
-        }
-        if (rows == MR && columns == ldt)
-        {
-            for (int i = 0; i < MR; i++)
-            {
-                StoreRow(TOps.Load(tile + i * ldt), TOps.Load(tile + i * ldt + C), y + (nint)i * ldy, accumulate, bias);
-            }
-            return;
+            MicroTile6(kc, x, rows, lda, panel, tile, ldt, accumulate: false, bias: null);
         }
         for (int i = 0; i < rows; i++)
         {
@@ -180,15 +187,31 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         }
     }
 
-    /// <summary>tile[MR, NR] = x[MR rows, kc] · panel[kc, NR]: 12 vector accumulators, 2 weight loads and 6 broadcasts a k.</summary>
+    /// <summary>Asks for the MR×NR tile at y in L1 while the k loop runs, so the write-back does not wait on L2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchTile(float* y, nint ldy, int rows)
+    {
+        if (Sse.IsSupported)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                Sse.Prefetch0(y + i * ldy);
+                Sse.Prefetch0(y + i * ldy + NR - 1);
+            }
+        }
+    }
+
+    /// <summary>y[MR, NR] (+)= x[MR rows, kc] · panel[kc, NR] (+ bias): 12 vector accumulators, 2 weight loads and 6 broadcasts a k.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MicroTile6(int kc, float* x, int rows, int lda, float* panel, float* tile)
+    private static void MicroTile6(int kc, float* x, int rows, int lda, float* panel, float* y, nint ldy, bool accumulate,
+        float* bias)
     {
         // Rows past the edge re-read row 0: valid memory, and their results are dropped.
         float* x0 = x, x1 = rows > 1 ? x + lda : x, x2 = rows > 2 ? x + 2 * lda : x;
         float* x3 = rows > 3 ? x + 3 * lda : x, x4 = rows > 4 ? x + 4 * lda : x, x5 = rows > 5 ? x + 5 * lda : x;
         TVector y00 = default, y01 = default, y10 = default, y11 = default, y20 = default, y21 = default;
         TVector y30 = default, y31 = default, y40 = default, y41 = default, y50 = default, y51 = default;
+        PrefetchTile(y, ldy, rows);
         int c = C;
         for (int k = 0; k < kc; k++, panel += 2 * c)
         {
@@ -212,24 +235,18 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             y50 = TOps.MultiplyAdd(w0, a, y50);
             y51 = TOps.MultiplyAdd(w1, a, y51);
         }
-        int t = 2 * c;
-        TOps.Store(y00, tile);
-        TOps.Store(y01, tile + c);
-        TOps.Store(y10, tile + t);
-        TOps.Store(y11, tile + t + c);
-        TOps.Store(y20, tile + 2 * t);
-        TOps.Store(y21, tile + 2 * t + c);
-        TOps.Store(y30, tile + 3 * t);
-        TOps.Store(y31, tile + 3 * t + c);
-        TOps.Store(y40, tile + 4 * t);
-        TOps.Store(y41, tile + 4 * t + c);
-        TOps.Store(y50, tile + 5 * t);
-        TOps.Store(y51, tile + 5 * t + c);
+        StoreRow(y00, y01, y + 0 * ldy, accumulate, bias);
+        StoreRow(y10, y11, y + 1 * ldy, accumulate, bias);
+        StoreRow(y20, y21, y + 2 * ldy, accumulate, bias);
+        StoreRow(y30, y31, y + 3 * ldy, accumulate, bias);
+        StoreRow(y40, y41, y + 4 * ldy, accumulate, bias);
+        StoreRow(y50, y51, y + 5 * ldy, accumulate, bias);
     }
 
-    /// <summary>tile[MR, NR] = x[MR rows, kc] · panel[kc, NR]: 16 vector accumulators, 2 weight loads and 8 broadcasts a k.</summary>
+    /// <summary>y[MR, NR] (+)= x[MR rows, kc] · panel[kc, NR] (+ bias): 16 vector accumulators, 2 weight loads and 8 broadcasts a k.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MicroTile8(int kc, float* x, int rows, int lda, float* panel, float* tile)
+    private static void MicroTile8(int kc, float* x, int rows, int lda, float* panel, float* y, nint ldy, bool accumulate,
+        float* bias)
     {
         // Rows past the edge re-read row 0: valid memory, and their results are dropped.
         float* x0 = x, x1 = rows > 1 ? x + lda : x, x2 = rows > 2 ? x + 2 * lda : x;
@@ -238,6 +255,7 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         TVector y00 = default, y01 = default, y10 = default, y11 = default, y20 = default, y21 = default;
         TVector y30 = default, y31 = default, y40 = default, y41 = default, y50 = default, y51 = default;
         TVector y60 = default, y61 = default, y70 = default, y71 = default;
+        PrefetchTile(y, ldy, rows);
         int c = C;
         for (int k = 0; k < kc; k++, panel += 2 * c)
         {
@@ -267,23 +285,14 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             y70 = TOps.MultiplyAdd(w0, a, y70);
             y71 = TOps.MultiplyAdd(w1, a, y71);
         }
-        int t = 2 * c;
-        TOps.Store(y00, tile);
-        TOps.Store(y01, tile + c);
-        TOps.Store(y10, tile + t);
-        TOps.Store(y11, tile + t + c);
-        TOps.Store(y20, tile + 2 * t);
-        TOps.Store(y21, tile + 2 * t + c);
-        TOps.Store(y30, tile + 3 * t);
-        TOps.Store(y31, tile + 3 * t + c);
-        TOps.Store(y40, tile + 4 * t);
-        TOps.Store(y41, tile + 4 * t + c);
-        TOps.Store(y50, tile + 5 * t);
-        TOps.Store(y51, tile + 5 * t + c);
-        TOps.Store(y60, tile + 6 * t);
-        TOps.Store(y61, tile + 6 * t + c);
-        TOps.Store(y70, tile + 7 * t);
-        TOps.Store(y71, tile + 7 * t + c);
+        StoreRow(y00, y01, y + 0 * ldy, accumulate, bias);
+        StoreRow(y10, y11, y + 1 * ldy, accumulate, bias);
+        StoreRow(y20, y21, y + 2 * ldy, accumulate, bias);
+        StoreRow(y30, y31, y + 3 * ldy, accumulate, bias);
+        StoreRow(y40, y41, y + 4 * ldy, accumulate, bias);
+        StoreRow(y50, y51, y + 5 * ldy, accumulate, bias);
+        StoreRow(y60, y61, y + 6 * ldy, accumulate, bias);
+        StoreRow(y70, y71, y + 7 * ldy, accumulate, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

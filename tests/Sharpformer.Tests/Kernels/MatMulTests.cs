@@ -9,8 +9,8 @@ public class MatMulTests
     // Every SIMD path this machine accelerates, scalar included; theories take the name so each shows in the report.
     public static TheoryData<string> Paths => new(SimdPaths.Available.Select(path => path.ToString()));
 
-    // Feature counts with tails around every vector width (4, 8, 16 floats), the micro-tile (2 vectors wide), the
-    // k-block (256) and the four-at-a-time loops of the streaming kernels.
+    // Feature counts with tails around every vector width (4, 8, 16 floats), the micro-tile (2 vectors wide) and the
+    // four-at-a-time loops of the streaming kernels.
     private static readonly int[] Features = [1, 7, 31, 33, 64, 65, 127, 257];
 
     [Theory]
@@ -39,7 +39,7 @@ public class MatMulTests
     [MemberData(nameof(Paths))]
     public void PrefillRowsMatchReference(string path)
     {
-        // More rows take the packed kernel: edge tiles in rows (6 or 8 a tile), columns (2 vectors) and k (256).
+        // More rows take the packed kernel: edge tiles in rows (6 or 8 a tile) and columns (2 vectors).
         var simd = Enum.Parse<SimdPath>(path);
         var rng = new Rng(2);
         int[] rowCounts = [5, 7, 17, 64, 130];
@@ -69,7 +69,7 @@ public class MatMulTests
     public void Gpt2SizedShapesMatchReference(string path)
     {
         // Big enough to run on every thread: k split across threads (decode, InputMajor), several column blocks and
-        // row blocks (prefill), k-blocks with a tail (770 = 3 × 256 + 2).
+        // row blocks (prefill: at most 768 rows a block), k-blocks (at most 768: 770 = 400 + 370, 1,700 = 576 + 576 + 548).
         var simd = Enum.Parse<SimdPath>(path);
         var rng = new Rng(3);
         Check(simd, rng, 1, 768, 2304, WeightLayout.InputMajor, withBias: true);
@@ -80,6 +80,9 @@ public class MatMulTests
         Check(simd, rng, 9, 770, 600, WeightLayout.OutputMajor, withBias: false);
         Check(simd, rng, 300, 65, 33, WeightLayout.InputMajor, withBias: true);
         Check(simd, rng, 300, 65, 33, WeightLayout.OutputMajor, withBias: true);
+        Check(simd, rng, 11, 1700, 70, WeightLayout.InputMajor, withBias: true);
+        Check(simd, rng, 11, 1700, 70, WeightLayout.OutputMajor, withBias: false);
+        Check(simd, rng, 1601, 40, 40, WeightLayout.InputMajor, withBias: false);
     }
 
     [Fact]
