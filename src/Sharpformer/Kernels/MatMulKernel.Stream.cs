@@ -82,6 +82,10 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             for (; k + 4 <= k1; k += 4)
             {
                 float* w0 = w + (nint)k * N, w1 = w0 + N, w2 = w1 + N, w3 = w2 + N;
+                // Vectors start where the first row's reach a vector boundary (a checkpoint maps at any offset, and a
+                // load that splits a cache line streams slower); the columns before go one by one with the tail.
+                int vectorStart = s0 + Math.Min(s1 - s0, (int)((-(nint)(w0 + s0) & (C * sizeof(float) - 1)) / sizeof(float)));
+                int quadVectorEnd = vectorStart + (s1 - vectorStart) / C * C;
                 TVector a0 = TOps.Create(x0[k]), a1 = TOps.Create(x0[k + 1]);
                 TVector a2 = TOps.Create(x0[k + 2]), a3 = TOps.Create(x0[k + 3]);
                 TVector b0 = TOps.Create(x1[k]), b1 = TOps.Create(x1[k + 1]);
@@ -90,8 +94,8 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
                 TVector c2 = TOps.Create(x2[k + 2]), c3 = TOps.Create(x2[k + 3]);
                 TVector d0 = TOps.Create(x3[k]), d1 = TOps.Create(x3[k + 1]);
                 TVector d2 = TOps.Create(x3[k + 2]), d3 = TOps.Create(x3[k + 3]);
-                int n = s0;
-                for (; n < vectorEnd; n += C)
+                int n = vectorStart;
+                for (; n < quadVectorEnd; n += C)
                 {
                     TVector v0 = TOps.Load(w0 + n), v1 = TOps.Load(w1 + n);
                     TVector v2 = TOps.Load(w2 + n), v3 = TOps.Load(w3 + n);
@@ -109,14 +113,8 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
                         TOps.Store(AddFour(TOps.Load(y3 + n), d0, v0, d1, v1, d2, v2, d3, v3), y3 + n);
                     }
                 }
-                for (; n < s1; n++)
-                {
-                    for (int m = 0; m < M; m++)
-                    {
-                        float* xm = x + (nint)m * K + k;
-                        y0[(nint)m * N + n] += xm[0] * w0[n] + xm[1] * w1[n] + xm[2] * w2[n] + xm[3] * w3[n];
-                    }
-                }
+                AddQuadColumns(x + k, K, M, w0, N, y0, s0, vectorStart);
+                AddQuadColumns(x + k, K, M, w0, N, y0, quadVectorEnd, s1);
             }
             for (; k < k1; k++)
             {
@@ -136,6 +134,19 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
                         ym[n] += xk * w0[n];
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>y[m, n] += Σ_j x[m, j] · w[j, n] for j in 0..3, m &lt; rows and n in [n0, n1), one by one (edges of the vector loop).</summary>
+    private static void AddQuadColumns(float* x, int ldx, int rows, float* w, int ldw, float* y, int n0, int n1)
+    {
+        for (int n = n0; n < n1; n++)
+        {
+            for (int m = 0; m < rows; m++)
+            {
+                float* xm = x + (nint)m * ldx;
+                y[(nint)m * ldw + n] += xm[0] * w[n] + xm[1] * w[ldw + n] + xm[2] * w[2 * ldw + n] + xm[3] * w[3 * (nint)ldw + n];
             }
         }
     }
@@ -160,24 +171,31 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         {
             // One input row: read the weight rows one after another, front to back. Four rows side by side are four
             // short streams (3 KiB for GPT-2's head) that the prefetcher follows worse than one.
-            int quadEnd = K / (4 * C) * (4 * C);
             for (; n < n1; n++)
             {
                 float* w0 = w + (nint)n * K;
-                TVector s0 = default, s1 = default, s2 = default, s3 = default;
+                // A checkpoint maps at any offset: the first floats up to a vector boundary go one by one, so no load
+                // splits a cache line (512-bit loads that do stream about a third slower from memory).
+                int lead = Math.Min(K, (int)((-(nint)w0 & (C * sizeof(float) - 1)) / sizeof(float)));
+                float d0 = 0f;
                 int k = 0;
-                for (; k < quadEnd; k += 4 * C)
+                for (; k < lead; k++)
+                {
+                    d0 += x0[k] * w0[k];
+                }
+                TVector s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int quadEnd = K - 4 * C; k <= quadEnd; k += 4 * C)
                 {
                     s0 = TOps.MultiplyAdd(TOps.Load(x0 + k), TOps.Load(w0 + k), s0);
                     s1 = TOps.MultiplyAdd(TOps.Load(x0 + k + C), TOps.Load(w0 + k + C), s1);
                     s2 = TOps.MultiplyAdd(TOps.Load(x0 + k + 2 * C), TOps.Load(w0 + k + 2 * C), s2);
                     s3 = TOps.MultiplyAdd(TOps.Load(x0 + k + 3 * C), TOps.Load(w0 + k + 3 * C), s3);
                 }
-                for (; k < vectorEnd; k += C)
+                for (; k <= K - C; k += C)
                 {
                     s0 = TOps.MultiplyAdd(TOps.Load(x0 + k), TOps.Load(w0 + k), s0);
                 }
-                float d0 = TOps.Sum(TOps.Add(TOps.Add(s0, s1), TOps.Add(s2, s3)));
+                d0 += TOps.Sum(TOps.Add(TOps.Add(s0, s1), TOps.Add(s2, s3)));
                 for (; k < K; k++)
                 {
                     d0 += x0[k] * w0[k];

@@ -85,6 +85,38 @@ public class MatMulTests
         Check(simd, rng, 1601, 40, 40, WeightLayout.InputMajor, withBias: false);
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void DecodeRowsMatchReferenceAtEveryWeightAlignment(string path)
+    {
+        // A mapped checkpoint puts a weight at any offset; the streaming kernels handle the floats before a vector
+        // boundary one by one. Each float offset 0..16 within a cache line, for row lengths that are and are not a
+        // multiple of it (so rows after the first start elsewhere).
+        var simd = Enum.Parse<SimdPath>(path);
+        var rng = new Rng(7);
+        foreach (var (inFeatures, outFeatures) in new[] { (96, 40), (97, 35), (40, 96) })
+        {
+            var input = Random(rng, inFeatures);
+            var storage = Random(rng, inFeatures * outFeatures + 16);
+            foreach (var layout in new[] { WeightLayout.InputMajor, WeightLayout.OutputMajor })
+            {
+                var expected = new float[outFeatures];
+                var actual = new float[outFeatures];
+                for (int offset = 0; offset <= 16; offset++)
+                {
+                    var weight = storage.AsSpan(offset, inFeatures * outFeatures);
+                    MatMulReference.Forward(input, weight, [], 1, inFeatures, outFeatures, layout, expected);
+                    MatMul.Forward(input, weight, [], 1, inFeatures, outFeatures, layout, actual, simd);
+                    for (int i = 0; i < outFeatures; i++)
+                    {
+                        Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4f,
+                            $"{path} {layout} [{inFeatures} → {outFeatures}] at offset {offset}: output {i} is {actual[i]}, reference {expected[i]}");
+                    }
+                }
+            }
+        }
+    }
+
     [Fact]
     public void DefaultPathMatchesReference()
     {
