@@ -1,3 +1,4 @@
+using Sharpformer.Tensors;
 using Sharpformer.Kernels;
 
 namespace Sharpformer.Layers;
@@ -20,10 +21,10 @@ public sealed partial class Linear
     // Collect the released f32 tensors every this many bytes, so a build's peak stays near what the model keeps.
     private const long CollectionInterval = 32L << 20;
 
-    private ushort[]? _bf16Weight;  // [out, in], rows interleaved as LowPrecisionLayout says
-    private sbyte[]? _int8Weight;   // [out, in], rows interleaved as LowPrecisionLayout says
+    private AlignedArray<ushort>? _bf16Weight;  // [out, in], rows interleaved as LowPrecisionLayout says
+    private AlignedArray<sbyte>? _int8Weight;   // [out, in], rows interleaved as LowPrecisionLayout says
     private float[]? _int8Scales;   // [out]
-    private float[]? _packedWeight; // f32 [out, in], rows interleaved as LowPrecisionLayout says
+    private AlignedArray<float>? _packedWeight; // f32 [out, in], rows interleaved as LowPrecisionLayout says
 
     /// <summary>The weight <see cref="Forward"/> multiplies by: the f32 <see cref="Weight"/> or a low-precision copy of it.</summary>
     public WeightType WeightType { get; private set; }
@@ -61,17 +62,17 @@ public sealed partial class Linear
             case WeightType.Float32:
                 break;
             case WeightType.BFloat16:
-                _bf16Weight = new ushort[_weight.Length];
-                MatMulBf16.Pack(_weight.Span, InFeatures, OutFeatures, Layout, _bf16Weight);
+                _bf16Weight = new AlignedArray<ushort>(_weight.Length);
+                MatMulBf16.Pack(_weight.Span, InFeatures, OutFeatures, Layout, _bf16Weight.Span);
                 break;
             case WeightType.Int8:
-                _int8Weight = new sbyte[_weight.Length];
+                _int8Weight = new AlignedArray<sbyte>(_weight.Length);
                 _int8Scales = new float[OutFeatures];
-                MatMulInt8.Quantize(_weight.Span, InFeatures, OutFeatures, Layout, _int8Weight, _int8Scales);
+                MatMulInt8.Quantize(_weight.Span, InFeatures, OutFeatures, Layout, _int8Weight.Span, _int8Scales);
                 break;
             case WeightType.Float32Packed:
-                _packedWeight = GC.AllocateUninitializedArray<float>(_weight.Length);
-                MatMulF32Packed.Pack(_weight.Span, InFeatures, OutFeatures, Layout, _packedWeight);
+                _packedWeight = new AlignedArray<float>(_weight.Length);
+                MatMulF32Packed.Pack(_weight.Span, InFeatures, OutFeatures, Layout, _packedWeight.Span);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(type), type, "unknown weight type");
@@ -164,13 +165,13 @@ public sealed partial class Linear
         switch (WeightType)
         {
             case WeightType.BFloat16:
-                Embedding.LookupBFloat16(_bf16Weight, InFeatures, ids, output);
+                Embedding.LookupBFloat16(_bf16Weight!.Span, InFeatures, ids, output);
                 break;
             case WeightType.Int8:
-                Embedding.LookupInt8(_int8Weight, _int8Scales, InFeatures, ids, output);
+                Embedding.LookupInt8(_int8Weight!.Span, _int8Scales, InFeatures, ids, output);
                 break;
             case WeightType.Float32Packed:
-                Embedding.LookupPacked(_packedWeight, InFeatures, ids, output);
+                Embedding.LookupPacked(_packedWeight!.Span, InFeatures, ids, output);
                 break;
             default:
                 Embedding.Lookup(Weight.Span, InFeatures, ids, output);
@@ -187,15 +188,15 @@ public sealed partial class Linear
         ReadOnlySpan<float> bias = Bias is null ? default : Bias.Span;
         if (_packedWeight is not null)
         {
-            MatMulF32Packed.Forward(input[..(rows * InFeatures)], _packedWeight, bias, rows, InFeatures, OutFeatures, output[..(rows * OutFeatures)]);
+            MatMulF32Packed.Forward(input[..(rows * InFeatures)], _packedWeight.Span, bias, rows, InFeatures, OutFeatures, output[..(rows * OutFeatures)]);
         }
         else if (_bf16Weight is not null)
         {
-            MatMulBf16.Forward(input[..(rows * InFeatures)], _bf16Weight, bias, rows, InFeatures, OutFeatures, output[..(rows * OutFeatures)]);
+            MatMulBf16.Forward(input[..(rows * InFeatures)], _bf16Weight.Span, bias, rows, InFeatures, OutFeatures, output[..(rows * OutFeatures)]);
         }
         else
         {
-            MatMulInt8.Forward(input[..(rows * InFeatures)], _int8Weight, _int8Scales, bias, rows, InFeatures, OutFeatures,
+            MatMulInt8.Forward(input[..(rows * InFeatures)], _int8Weight!.Span, _int8Scales, bias, rows, InFeatures, OutFeatures,
                 output[..(rows * OutFeatures)]);
         }
     }
