@@ -1,6 +1,5 @@
 using Sharpformer.Autograd;
 using Sharpformer.IO;
-using Sharpformer.Layers;
 using Sharpformer.Models;
 using Sharpformer.Tensors;
 
@@ -31,20 +30,15 @@ public sealed class BertTrainableModel : ITrainableModel
     }
 
     /// <summary>Loads a BertForMaskedLM / BertForPreTraining checkpoint folder (config dropouts included).</summary>
-    public static BertTrainableModel Load(string folder, ulong dropoutSeed = 0)
+    public static BertTrainableModel Load(string folder, ulong dropoutSeed = 0) => TrainableParameters.Load(folder, "bert", checkpoint =>
     {
-        using var checkpoint = Checkpoint.Open(folder);
-        if (checkpoint.Config.ModelType != "bert")
-        {
-            throw new CheckpointException($"{checkpoint.Directory}: model_type is '{checkpoint.Config.ModelType}', not bert");
-        }
         if (!checkpoint.Contains("cls.predictions.bias") || !checkpoint.Contains("bert.embeddings.word_embeddings.weight"))
         {
             throw new CheckpointException($"{checkpoint.Directory}: training needs a BertForMaskedLM or BertForPreTraining checkpoint (bert.* and cls.predictions.*)");
         }
         bool nextSentence = checkpoint.Contains("bert.pooler.dense.weight") && checkpoint.Contains("cls.seq_relationship.weight");
         return new BertTrainableModel(BertConfig.FromHf(checkpoint.Config), checkpoint.Read, nextSentence, BertDropout.FromHf(checkpoint.Config), dropoutSeed);
-    }
+    });
 
     /// <summary>Random weights N(0, 0.02), unit norms, zero biases, with the pooler and NSP head.</summary>
     public static BertTrainableModel CreateRandom(BertConfig config, ulong seed, BertDropout? dropout = null) =>
@@ -85,7 +79,7 @@ public sealed class BertTrainableModel : ITrainableModel
     public BertTrainingOutput Forward(TrainingBatch batch)
     {
         Check(batch);
-        return Model.Forward(new Tape(_parameters.Gradients), batch.InputIds, batch.TokenTypeIds, batch.BatchSize, batch.Length, Masks(batch),
+        return Model.Forward(new Tape(_parameters.Gradients), batch.InputIds, batch.TokenTypeIds, batch.BatchSize, batch.Length, batch.LayerMasks(),
             BertDropout.None, batch.NextSentenceLabels is not null);
     }
 
@@ -96,7 +90,7 @@ public sealed class BertTrainableModel : ITrainableModel
     private Variable Loss(Tape tape, TrainingBatch batch, BertDropout dropout, out LossResult result, out bool anyTarget)
     {
         Check(batch);
-        var output = Model.Forward(tape, batch.InputIds, batch.TokenTypeIds, batch.BatchSize, batch.Length, Masks(batch), dropout,
+        var output = Model.Forward(tape, batch.InputIds, batch.TokenTypeIds, batch.BatchSize, batch.Length, batch.LayerMasks(), dropout,
             batch.NextSentenceLabels is not null);
         var loss = tape.CrossEntropy(output.Logits, batch.Labels, Config.VocabSize, TrainingBatch.IgnoreIndex, out int count, out double mean);
         anyTarget = count > 0;
@@ -112,25 +106,9 @@ public sealed class BertTrainableModel : ITrainableModel
         return loss;
     }
 
-    private static TrainingAttentionMask? Masks(TrainingBatch batch) =>
-        batch.AttentionMask is null && batch.Visibility is null ? null : new TrainingAttentionMask { KeyMask = batch.AttentionMask, Visibility = batch.Visibility };
-
     private void Check(TrainingBatch batch)
     {
-        ArgumentNullException.ThrowIfNull(batch);
-        int count = batch.BatchSize * batch.Length;
-        if (batch.TargetLength != 0 || batch.DecoderInputIds is not null || batch.PermutationMask is not null || batch.TargetMapping is not null)
-        {
-            throw new ArgumentException("BERT is an encoder: the batch must not carry decoder inputs, target lengths or XLNet permutations");
-        }
-        if (batch.InputIds.Length != count || batch.Labels.Length != count)
-        {
-            throw new ArgumentException($"a batch of {batch.BatchSize} × {batch.Length} needs that many input ids and labels (got {batch.InputIds.Length} ids, {batch.Labels.Length} labels)");
-        }
-        if (batch.AttentionMask is not null && batch.AttentionMask.Length != count)
-        {
-            throw new ArgumentException($"attention mask holds {batch.AttentionMask.Length} values; expected {count}");
-        }
+        TrainingBatch.CheckTokenRows(batch, "BERT is an encoder");
         if (batch.TokenTypeIds is not null && batch.TokenTypeIds.Any(type => (uint)type >= (uint)Config.TypeVocabSize))
         {
             throw new ArgumentException($"token type ids must lie in 0..{Config.TypeVocabSize - 1} (type_vocab_size {Config.TypeVocabSize})");
@@ -146,12 +124,8 @@ public sealed class BertTrainableModel : ITrainableModel
     {
         var config = Config;
         bool nextSentence = Model.HasNextSentenceHead;
-        _parameters.Save(directory, TrainableParameters.JsonObject(json =>
+        _parameters.Save(directory, "bert", nextSentence ? "BertForPreTraining" : "BertForMaskedLM", json =>
         {
-            json.WriteString("model_type", "bert");
-            json.WriteStartArray("architectures");
-            json.WriteStringValue(nextSentence ? "BertForPreTraining" : "BertForMaskedLM");
-            json.WriteEndArray();
             json.WriteNumber("vocab_size", config.VocabSize);
             json.WriteNumber("hidden_size", config.HiddenSize);
             json.WriteNumber("num_hidden_layers", config.LayerCount);
@@ -166,7 +140,6 @@ public sealed class BertTrainableModel : ITrainableModel
             json.WriteNumber("attention_probs_dropout_prob", Dropout.Attention);
             json.WriteString("position_embedding_type", "absolute");
             json.WriteNumber("initializer_range", 0.02);
-            json.WriteString("torch_dtype", "float32");
-        }));
+        });
     }
 }

@@ -1,4 +1,5 @@
 using Sharpformer.Autograd;
+using Sharpformer.Models;
 using Sharpformer.Tensors;
 
 namespace Sharpformer.Training;
@@ -122,4 +123,50 @@ public abstract class EncoderDecoderTrainableModel : ITrainableModel
             }
         }
     }
+}
+
+/// <summary>
+/// What the BART and T5 wrappers share over their own model, config and dropout types: writable copies of the weights
+/// in HF's checkpoint order, the inference model over them, and the config's dropouts (none when evaluating).
+/// </summary>
+public abstract class EncoderDecoderTrainableModel<TModel, TConfig, TDropout> : EncoderDecoderTrainableModel
+    where TModel : EncoderDecoderModel
+    where TConfig : class
+    where TDropout : class
+{
+    private readonly TDropout _noDropout;
+
+    /// <param name="create">The model over <see cref="EncoderDecoderTrainableModel.Weights"/> (built with <see cref="TrainableParameters.Copying"/>).</param>
+    /// <param name="expectedTensors">The config's tensors in HF's checkpoint order, which the parameters take.</param>
+    private protected EncoderDecoderTrainableModel(
+        TConfig config, Func<TrainableParameters, TModel> create, Func<TConfig, IEnumerable<(string Name, int[] Shape)>> expectedTensors,
+        TDropout? dropout, TDropout noDropout, ulong dropoutSeed)
+        : base(dropoutSeed)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Model = create(Weights);
+        Weights.SortBy(expectedTensors(config).Select(tensor => tensor.Name));
+        Config = config;
+        Dropout = dropout ?? noDropout;
+        _noDropout = noDropout;
+    }
+
+    /// <summary>The inference model over the same (trained) weight tensors.</summary>
+    public TModel Model { get; }
+
+    public TConfig Config { get; }
+
+    public TDropout Dropout { get; }
+
+    public override string ModelType => Model.ModelType;
+
+    public override int VocabSize => Model.VocabSize;
+
+    // The model's special tokens are its config's pad_token_id and decoder_start_token_id.
+    public override int PadTokenId => Model.SpecialTokens.PadTokenId;
+
+    public override int DecoderStartTokenId => Model.SpecialTokens.DecoderStartTokenId;
+
+    /// <summary>The config's dropouts when <paramref name="training"/>, none otherwise.</summary>
+    protected TDropout DropoutFor(bool training) => training ? Dropout : _noDropout;
 }

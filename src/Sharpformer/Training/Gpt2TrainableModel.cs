@@ -1,6 +1,6 @@
+using System.Text.Json;
 using Sharpformer.Autograd;
 using Sharpformer.IO;
-using Sharpformer.Layers;
 using Sharpformer.Models;
 using Sharpformer.Tensors;
 
@@ -13,8 +13,7 @@ namespace Sharpformer.Training;
 /// </summary>
 public sealed class Gpt2TrainableModel : ITrainableModel
 {
-    private readonly List<Parameter> _parameters = [];
-    private readonly Dictionary<Tensor, float[]> _gradients = new(ReferenceEqualityComparer.Instance);
+    private readonly TrainableParameters _parameters = new();
     private readonly Rng _dropoutRng;
 
     private readonly GptNeoConfig? _neoConfig;
@@ -33,21 +32,10 @@ public sealed class Gpt2TrainableModel : ITrainableModel
     private Gpt2TrainableModel(Gpt2Config config, GptNeoConfig? neoConfig, Func<string, int[], Tensor> weights, Gpt2Dropout? dropout, ulong dropoutSeed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        ArgumentNullException.ThrowIfNull(weights);
         _neoConfig = neoConfig;
-        Func<string, int[], Tensor> trainable = (name, shape) =>
-        {
-            // Checkpoint tensors may be read-only memory maps: train a copy.
-            var copy = new Tensor(weights(name, shape).ToArray(), shape);
-            var parameter = new Parameter(name, copy, weightDecay: shape.Length > 1);
-            _parameters.Add(parameter);
-            _gradients.Add(copy, parameter.Gradient);
-            return copy;
-        };
+        var trainable = _parameters.Copying(weights);
         Model = neoConfig is null ? new Gpt2Model(config, trainable) : GptNeoModel.Create(neoConfig, trainable);
-        // The checkpoint's order (ExpectedTensors), not the construction order, so saved files list names as HF does.
-        var order = (neoConfig is null ? config.ExpectedTensors() : neoConfig.ExpectedTensors()).Select((tensor, index) => (tensor.Name, index)).ToDictionary(t => t.Name, t => t.index);
-        _parameters.Sort((a, b) => order[a.Name].CompareTo(order[b.Name]));
+        _parameters.SortBy((neoConfig is null ? config.ExpectedTensors() : neoConfig.ExpectedTensors()).Select(tensor => tensor.Name));
         Dropout = dropout ?? Gpt2Dropout.None;
         _dropoutRng = new Rng(dropoutSeed);
     }
@@ -85,13 +73,13 @@ public sealed class Gpt2TrainableModel : ITrainableModel
 
     public string ModelType => _neoConfig is null ? "gpt2" : "gpt_neo";
 
-    public IReadOnlyList<Parameter> Parameters => _parameters;
+    public IReadOnlyList<Parameter> Parameters => _parameters.Parameters;
 
     public Rng? DropoutRng => _dropoutRng;
 
     public LossResult ForwardBackward(TrainingBatch batch, float gradientScale = 1f)
     {
-        var tape = new Tape(_gradients, _dropoutRng);
+        var tape = new Tape(_parameters.Gradients, _dropoutRng);
         var loss = Loss(tape, batch, Dropout, out var result);
         if (result.TargetCount > 0)
         {
@@ -102,7 +90,7 @@ public sealed class Gpt2TrainableModel : ITrainableModel
 
     public LossResult Evaluate(TrainingBatch batch)
     {
-        Loss(new Tape(_gradients), batch, Gpt2Dropout.None, out var result);
+        Loss(new Tape(_parameters.Gradients), batch, Gpt2Dropout.None, out var result);
         return result;
     }
 
@@ -110,20 +98,17 @@ public sealed class Gpt2TrainableModel : ITrainableModel
     public float[] Logits(TrainingBatch batch)
     {
         Check(batch);
-        return Model.Forward(new Tape(_gradients), batch.InputIds, batch.BatchSize, batch.Length, Masks(batch), Gpt2Dropout.None).Value;
+        return Model.Forward(new Tape(_parameters.Gradients), batch.InputIds, batch.BatchSize, batch.Length, batch.LayerMasks(), Gpt2Dropout.None).Value;
     }
 
     private Variable Loss(Tape tape, TrainingBatch batch, Gpt2Dropout dropout, out LossResult result)
     {
         Check(batch);
-        var logits = Model.Forward(tape, batch.InputIds, batch.BatchSize, batch.Length, Masks(batch), dropout);
+        var logits = Model.Forward(tape, batch.InputIds, batch.BatchSize, batch.Length, batch.LayerMasks(), dropout);
         var loss = tape.CrossEntropy(logits, Targets(batch), Config.VocabSize, TrainingBatch.IgnoreIndex, out int count, out double mean);
         result = new LossResult(mean, count);
         return loss;
     }
-
-    private static TrainingAttentionMask? Masks(TrainingBatch batch) =>
-        batch.AttentionMask is null && batch.Visibility is null ? null : new TrainingAttentionMask { KeyMask = batch.AttentionMask, Visibility = batch.Visibility };
 
     /// <summary>Next-token targets per position: HF's shift (logits[:, :-1] against labels[:, 1:]) or the labels as given.</summary>
     internal static int[] Targets(TrainingBatch batch)
@@ -141,103 +126,72 @@ public sealed class Gpt2TrainableModel : ITrainableModel
         return targets;
     }
 
-    internal static void Check(TrainingBatch batch)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        int count = batch.BatchSize * batch.Length;
-        if (batch.TargetLength != 0 || batch.DecoderInputIds is not null || batch.PermutationMask is not null || batch.TargetMapping is not null)
-        {
-            throw new ArgumentException("GPT-2 is decoder-only: the batch must not carry decoder inputs, target lengths or XLNet permutations");
-        }
-        if (batch.InputIds.Length != count || batch.Labels.Length != count)
-        {
-            throw new ArgumentException($"a batch of {batch.BatchSize} × {batch.Length} needs that many input ids and labels (got {batch.InputIds.Length} ids, {batch.Labels.Length} labels)");
-        }
-        if (batch.AttentionMask is not null && batch.AttentionMask.Length != count)
-        {
-            throw new ArgumentException($"attention mask holds {batch.AttentionMask.Length} values; expected {count}");
-        }
-    }
+    internal static void Check(TrainingBatch batch) => TrainingBatch.CheckTokenRows(batch, "GPT-2 is decoder-only");
 
-    /// <summary>Writes config.json (HF GPT2Config names) and model.safetensors (HF names, wte once), each atomically.</summary>
+    /// <summary>Writes config.json (HF GPT2Config or GPTNeoConfig names) and model.safetensors (HF names, wte once), each atomically.</summary>
     public void Save(string directory)
     {
-        ArgumentException.ThrowIfNullOrEmpty(directory);
-        Directory.CreateDirectory(directory);
-        SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
-            _parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)), new Dictionary<string, string> { ["format"] = "pt" });
-        SafetensorsWriter.WriteTextAtomically(Path.Combine(directory, "config.json"), ConfigJson());
+        if (_neoConfig is null)
+        {
+            _parameters.Save(directory, "gpt2", "GPT2LMHeadModel", WriteGpt2Config);
+        }
+        else
+        {
+            _parameters.Save(directory, "gpt_neo", "GPTNeoForCausalLM", json => WriteNeoConfig(json, _neoConfig));
+        }
     }
-
-    private string ConfigJson() => _neoConfig is null ? Gpt2ConfigJson() : NeoConfigJson(_neoConfig);
 
     // HF GPTNeoConfig names; attention_types as one run of the per-layer kinds.
-    private string NeoConfigJson(GptNeoConfig config)
+    private void WriteNeoConfig(Utf8JsonWriter json, GptNeoConfig config)
     {
-        return TrainableParameters.JsonObject(json =>
+        json.WriteNumber("vocab_size", config.VocabSize);
+        json.WriteNumber("max_position_embeddings", config.MaxPositions);
+        json.WriteNumber("hidden_size", config.HiddenSize);
+        json.WriteNumber("num_layers", config.LayerCount);
+        json.WriteNumber("num_heads", config.HeadCount);
+        json.WriteNumber("intermediate_size", config.InnerSize);
+        json.WriteNumber("window_size", config.WindowSize);
+        json.WriteStartArray("attention_types");
+        json.WriteStartArray();
+        json.WriteStartArray();
+        foreach (string kind in config.AttentionLayers)
         {
-            json.WriteString("model_type", "gpt_neo");
-            json.WriteStartArray("architectures");
-            json.WriteStringValue("GPTNeoForCausalLM");
-            json.WriteEndArray();
-            json.WriteNumber("vocab_size", config.VocabSize);
-            json.WriteNumber("max_position_embeddings", config.MaxPositions);
-            json.WriteNumber("hidden_size", config.HiddenSize);
-            json.WriteNumber("num_layers", config.LayerCount);
-            json.WriteNumber("num_heads", config.HeadCount);
-            json.WriteNumber("intermediate_size", config.InnerSize);
-            json.WriteNumber("window_size", config.WindowSize);
-            json.WriteStartArray("attention_types");
-            json.WriteStartArray();
-            json.WriteStartArray();
-            foreach (string kind in config.AttentionLayers)
-            {
-                json.WriteStringValue(kind);
-            }
-            json.WriteEndArray();
-            json.WriteNumberValue(1);
-            json.WriteEndArray();
-            json.WriteEndArray();
-            json.WriteString("activation_function", TrainableParameters.ActivationName(config.Activation));
-            json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
-            json.WriteNumber("bos_token_id", config.BosTokenId);
-            json.WriteNumber("eos_token_id", config.EosTokenId);
-            json.WriteNumber("attention_dropout", Dropout.Attention);
-            json.WriteNumber("resid_dropout", Dropout.Residual);
-            json.WriteNumber("embed_dropout", Dropout.Embedding);
-            json.WriteNumber("initializer_range", 0.02);
-            json.WriteString("torch_dtype", "float32");
-        });
+            json.WriteStringValue(kind);
+        }
+        json.WriteEndArray();
+        json.WriteNumberValue(1);
+        json.WriteEndArray();
+        json.WriteEndArray();
+        json.WriteString("activation_function", TrainableParameters.ActivationName(config.Activation));
+        json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
+        json.WriteNumber("bos_token_id", config.BosTokenId);
+        json.WriteNumber("eos_token_id", config.EosTokenId);
+        json.WriteNumber("attention_dropout", Dropout.Attention);
+        json.WriteNumber("resid_dropout", Dropout.Residual);
+        json.WriteNumber("embed_dropout", Dropout.Embedding);
+        json.WriteNumber("initializer_range", 0.02);
     }
 
-    private string Gpt2ConfigJson()
+    private void WriteGpt2Config(Utf8JsonWriter json)
     {
         var config = Config;
-        return TrainableParameters.JsonObject(json =>
-        {
-            json.WriteString("model_type", "gpt2");
-            json.WriteStartArray("architectures");
-            json.WriteStringValue("GPT2LMHeadModel");
-            json.WriteEndArray();
-            json.WriteNumber("vocab_size", config.VocabSize);
-            json.WriteNumber("n_positions", config.MaxPositions);
-            json.WriteNumber("n_ctx", config.MaxPositions);
-            json.WriteNumber("n_embd", config.HiddenSize);
-            json.WriteNumber("n_layer", config.LayerCount);
-            json.WriteNumber("n_head", config.HeadCount);
-            json.WriteNumber("n_inner", config.InnerSize);
-            json.WriteString("activation_function", TrainableParameters.ActivationName(config.Activation));
-            json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
-            json.WriteBoolean("scale_attn_weights", config.ScaleAttentionWeights);
-            json.WriteBoolean("scale_attn_by_inverse_layer_idx", config.ScaleAttentionByInverseLayerIndex);
-            json.WriteBoolean("tie_word_embeddings", config.TieWordEmbeddings);
-            json.WriteNumber("bos_token_id", config.BosTokenId);
-            json.WriteNumber("eos_token_id", config.EosTokenId);
-            json.WriteNumber("attn_pdrop", Dropout.Attention);
-            json.WriteNumber("resid_pdrop", Dropout.Residual);
-            json.WriteNumber("embd_pdrop", Dropout.Embedding);
-            json.WriteNumber("initializer_range", 0.02);
-            json.WriteString("torch_dtype", "float32");
-        });
+        json.WriteNumber("vocab_size", config.VocabSize);
+        json.WriteNumber("n_positions", config.MaxPositions);
+        json.WriteNumber("n_ctx", config.MaxPositions);
+        json.WriteNumber("n_embd", config.HiddenSize);
+        json.WriteNumber("n_layer", config.LayerCount);
+        json.WriteNumber("n_head", config.HeadCount);
+        json.WriteNumber("n_inner", config.InnerSize);
+        json.WriteString("activation_function", TrainableParameters.ActivationName(config.Activation));
+        json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
+        json.WriteBoolean("scale_attn_weights", config.ScaleAttentionWeights);
+        json.WriteBoolean("scale_attn_by_inverse_layer_idx", config.ScaleAttentionByInverseLayerIndex);
+        json.WriteBoolean("tie_word_embeddings", config.TieWordEmbeddings);
+        json.WriteNumber("bos_token_id", config.BosTokenId);
+        json.WriteNumber("eos_token_id", config.EosTokenId);
+        json.WriteNumber("attn_pdrop", Dropout.Attention);
+        json.WriteNumber("resid_pdrop", Dropout.Residual);
+        json.WriteNumber("embd_pdrop", Dropout.Embedding);
+        json.WriteNumber("initializer_range", 0.02);
     }
 }

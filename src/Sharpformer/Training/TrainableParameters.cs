@@ -22,8 +22,10 @@ public sealed class TrainableParameters
     /// <summary>
     /// Wraps a weight source so each tensor it returns is copied (checkpoints may be read-only memory maps) and
     /// registered; <paramref name="frozen"/> names buffers that get no gradient and are still saved (BART's final_logits_bias).
+    /// Matrices and embeddings decay, vectors do not, nor the matrices <paramref name="spareFromDecay"/> names.
     /// </summary>
-    public Func<string, int[], Tensor> Copying(Func<string, int[], Tensor> weights, Func<string, bool>? frozen = null)
+    public Func<string, int[], Tensor> Copying(
+        Func<string, int[], Tensor> weights, Func<string, bool>? frozen = null, Func<string, bool>? spareFromDecay = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         return (name, shape) =>
@@ -34,11 +36,19 @@ public sealed class TrainableParameters
                 Buffers.Add(KeyValuePair.Create(name, copy));
                 return copy;
             }
-            var parameter = new Parameter(name, copy, weightDecay: shape.Length > 1);
+            var parameter = new Parameter(name, copy, weightDecay: shape.Length > 1 && spareFromDecay?.Invoke(name) != true);
             _parameters.Add(parameter);
             _gradients.Add(copy, parameter.Gradient);
             return copy;
         };
+    }
+
+    /// <summary>Lets <paramref name="view"/> (a reshaped view of a parameter's memory) add into that parameter's gradient.</summary>
+    public void ShareGradient(Tensor view, Tensor parameter)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(parameter);
+        _gradients.Add(view, _gradients[parameter]);
     }
 
     /// <summary>Tensors saved with the parameters but never trained.</summary>
@@ -59,6 +69,35 @@ public sealed class TrainableParameters
         SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
             _parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)).Concat(Buffers), new Dictionary<string, string> { ["format"] = "pt" });
         SafetensorsWriter.WriteTextAtomically(Path.Combine(directory, "config.json"), configJson);
+    }
+
+    /// <summary>
+    /// Writes model.safetensors and a config.json that starts with model_type and architectures, goes on with
+    /// <paramref name="writeConfig"/>'s fields, and ends with torch_dtype float32 (HF's order).
+    /// </summary>
+    public void Save(string directory, string modelType, string architecture, Action<Utf8JsonWriter> writeConfig)
+    {
+        ArgumentNullException.ThrowIfNull(writeConfig);
+        Save(directory, JsonObject(json =>
+        {
+            json.WriteString("model_type", modelType);
+            json.WriteStartArray("architectures");
+            json.WriteStringValue(architecture);
+            json.WriteEndArray();
+            writeConfig(json);
+            json.WriteString("torch_dtype", "float32");
+        }));
+    }
+
+    /// <summary>Opens a checkpoint folder, refuses one whose model_type is not <paramref name="modelType"/>, and builds from it.</summary>
+    internal static T Load<T>(string folder, string modelType, Func<Checkpoint, T> create)
+    {
+        using var checkpoint = Checkpoint.Open(folder);
+        if (checkpoint.Config.ModelType != modelType)
+        {
+            throw new CheckpointException($"{checkpoint.Directory}: model_type is '{checkpoint.Config.ModelType}', not {modelType}");
+        }
+        return create(checkpoint);
     }
 
     /// <summary>An indented JSON object written by <paramref name="write"/> (config.json), with a final newline.</summary>

@@ -1,3 +1,5 @@
+using Sharpformer.Layers;
+
 namespace Sharpformer.Training;
 
 /// <summary>
@@ -60,6 +62,32 @@ public sealed record TrainingBatch(int BatchSize, int Length, int[] InputIds, in
                 }
             }
             return count;
+        }
+    }
+
+    /// <summary>The padding mask and visibility matrix as the layers take them; null when the batch has neither.</summary>
+    internal TrainingAttentionMask? LayerMasks() =>
+        AttentionMask is null && Visibility is null ? null : new TrainingAttentionMask { KeyMask = AttentionMask, Visibility = Visibility };
+
+    /// <summary>
+    /// Refuses a batch that is not one sequence per row for a decoder-only or encoder model: ids and labels
+    /// [batch, length], no decoder side, no XLNet permutation; <paramref name="model"/> opens the message ("BERT is an encoder").
+    /// </summary>
+    internal static void CheckTokenRows(TrainingBatch batch, string model)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int count = batch.BatchSize * batch.Length;
+        if (batch.TargetLength != 0 || batch.DecoderInputIds is not null || batch.PermutationMask is not null || batch.TargetMapping is not null)
+        {
+            throw new ArgumentException($"{model}: the batch must not carry decoder inputs, target lengths or XLNet permutations");
+        }
+        if (batch.InputIds.Length != count || batch.Labels.Length != count)
+        {
+            throw new ArgumentException($"a batch of {batch.BatchSize} × {batch.Length} needs that many input ids and labels (got {batch.InputIds.Length} ids, {batch.Labels.Length} labels)");
+        }
+        if (batch.AttentionMask is not null && batch.AttentionMask.Length != count)
+        {
+            throw new ArgumentException($"attention mask holds {batch.AttentionMask.Length} values; expected {count}");
         }
     }
 }

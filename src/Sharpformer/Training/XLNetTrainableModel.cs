@@ -1,6 +1,4 @@
 using Sharpformer.Autograd;
-using Sharpformer.IO;
-using Sharpformer.Layers;
 using Sharpformer.Models;
 using Sharpformer.Tensors;
 
@@ -14,41 +12,24 @@ namespace Sharpformer.Training;
 /// </summary>
 public sealed class XLNetTrainableModel : ITrainableModel
 {
-    private readonly List<Parameter> _parameters = [];
-    private readonly Dictionary<Tensor, float[]> _gradients = new(ReferenceEqualityComparer.Instance);
+    private readonly TrainableParameters _parameters = new();
 
     public XLNetTrainableModel(XLNetConfig config, Func<string, int[], Tensor> weights)
     {
         ArgumentNullException.ThrowIfNull(config);
-        ArgumentNullException.ThrowIfNull(weights);
-        Model = new XLNetModel(config, (name, shape) =>
-        {
-            // Checkpoint tensors may be read-only memory maps: train a copy.
-            var copy = new Tensor(weights(name, shape).ToArray(), shape);
-            // Matrices and embeddings decay; norms, biases, r_*_bias and seg_embed are kept from decay as HF's no_decay list does for biases.
-            var parameter = new Parameter(name, copy, weightDecay: shape.Length > 1 && !name.Contains("seg_embed", StringComparison.Ordinal) && !name.Contains("mask_emb", StringComparison.Ordinal));
-            _parameters.Add(parameter);
-            _gradients.Add(copy, parameter.Gradient);
-            return copy;
-        });
+        // Norms, biases, r_*_bias, seg_embed and mask_emb are kept from decay, as HF's no_decay list does for biases.
+        Model = new XLNetModel(config, _parameters.Copying(weights,
+            spareFromDecay: name => name.Contains("seg_embed", StringComparison.Ordinal) || name.Contains("mask_emb", StringComparison.Ordinal)));
         // The layers read reshaped views ([hidden, heads, headDim] as [hidden, inner]): same memory, same gradient.
         foreach (var (view, source) in Model.ReshapedWeights)
         {
-            _gradients.Add(view, _gradients[source]);
+            _parameters.ShareGradient(view, source);
         }
-        var order = config.ExpectedTensors().Select((tensor, index) => (tensor.Name, index)).ToDictionary(t => t.Name, t => t.index);
-        _parameters.Sort((a, b) => order[a.Name].CompareTo(order[b.Name]));
+        _parameters.SortBy(config.ExpectedTensors().Select(tensor => tensor.Name));
     }
 
-    public static XLNetTrainableModel Load(string folder)
-    {
-        using var checkpoint = Checkpoint.Open(folder);
-        if (checkpoint.Config.ModelType != "xlnet")
-        {
-            throw new CheckpointException($"{checkpoint.Directory}: model_type is '{checkpoint.Config.ModelType}', not xlnet");
-        }
-        return new XLNetTrainableModel(XLNetConfig.FromHf(checkpoint.Config), checkpoint.Read);
-    }
+    public static XLNetTrainableModel Load(string folder) =>
+        TrainableParameters.Load(folder, "xlnet", checkpoint => new XLNetTrainableModel(XLNetConfig.FromHf(checkpoint.Config), checkpoint.Read));
 
     /// <summary>Random weights N(0, 0.02), unit norms, zero biases (r_w/r_r/r_s biases included).</summary>
     public static XLNetTrainableModel CreateRandom(XLNetConfig config, ulong seed) => new(config, RandomWeights.Create(seed));
@@ -59,11 +40,11 @@ public sealed class XLNetTrainableModel : ITrainableModel
 
     public string ModelType => "xlnet";
 
-    public IReadOnlyList<Parameter> Parameters => _parameters;
+    public IReadOnlyList<Parameter> Parameters => _parameters.Parameters;
 
     public LossResult ForwardBackward(TrainingBatch batch, float gradientScale = 1f)
     {
-        var tape = new Tape(_gradients);
+        var tape = new Tape(_parameters.Gradients);
         var loss = Loss(tape, batch, out var result);
         if (result.TargetCount > 0)
         {
@@ -74,12 +55,12 @@ public sealed class XLNetTrainableModel : ITrainableModel
 
     public LossResult Evaluate(TrainingBatch batch)
     {
-        Loss(new Tape(_gradients), batch, out var result);
+        Loss(new Tape(_parameters.Gradients), batch, out var result);
         return result;
     }
 
     /// <summary>Logits [batch·(PredictCount or length), vocab] of a batch (what <see cref="Evaluate"/> scores).</summary>
-    public float[] Logits(TrainingBatch batch) => Forward(new Tape(_gradients), batch).Value;
+    public float[] Logits(TrainingBatch batch) => Forward(new Tape(_parameters.Gradients), batch).Value;
 
     private Variable Forward(Tape tape, TrainingBatch batch)
     {
@@ -111,44 +92,27 @@ public sealed class XLNetTrainableModel : ITrainableModel
     }
 
     /// <summary>Writes config.json (HF XLNetConfig names) and model.safetensors (HF names, lm_loss.weight tied: not stored), each atomically.</summary>
-    public void Save(string directory)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(directory);
-        Directory.CreateDirectory(directory);
-        SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
-            _parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)), new Dictionary<string, string> { ["format"] = "pt" });
-        SafetensorsWriter.WriteTextAtomically(Path.Combine(directory, "config.json"), ConfigJson());
-    }
-
-    private string ConfigJson()
+    public void Save(string directory) => _parameters.Save(directory, "xlnet", "XLNetLMHeadModel", json =>
     {
         var config = Config;
-        return TrainableParameters.JsonObject(json =>
-        {
-            json.WriteString("model_type", "xlnet");
-            json.WriteStartArray("architectures");
-            json.WriteStringValue("XLNetLMHeadModel");
-            json.WriteEndArray();
-            json.WriteNumber("vocab_size", config.VocabSize);
-            json.WriteNumber("d_model", config.HiddenSize);
-            json.WriteNumber("n_layer", config.LayerCount);
-            json.WriteNumber("n_head", config.HeadCount);
-            json.WriteNumber("d_head", config.HeadDim);
-            json.WriteNumber("d_inner", config.InnerSize);
-            json.WriteString("ff_activation", TrainableParameters.ActivationName(config.Activation));
-            json.WriteNumber("layer_norm_eps", config.LayerNormEpsilon);
-            json.WriteString("attn_type", config.Unidirectional ? "uni" : "bi");
-            json.WriteNumber("clamp_len", config.ClampLength);
-            json.WriteBoolean("bi_data", false);
-            json.WriteBoolean("untie_r", true);
-            json.WriteNull("mem_len");
-            json.WriteBoolean("same_length", false);
-            json.WriteNumber("dropout", 0.0);
-            json.WriteNumber("bos_token_id", config.BosTokenId);
-            json.WriteNumber("eos_token_id", config.EosTokenId);
-            json.WriteNumber("pad_token_id", config.PadTokenId);
-            json.WriteNumber("initializer_range", 0.02);
-            json.WriteString("torch_dtype", "float32");
-        });
-    }
+        json.WriteNumber("vocab_size", config.VocabSize);
+        json.WriteNumber("d_model", config.HiddenSize);
+        json.WriteNumber("n_layer", config.LayerCount);
+        json.WriteNumber("n_head", config.HeadCount);
+        json.WriteNumber("d_head", config.HeadDim);
+        json.WriteNumber("d_inner", config.InnerSize);
+        json.WriteString("ff_activation", TrainableParameters.ActivationName(config.Activation));
+        json.WriteNumber("layer_norm_eps", config.LayerNormEpsilon);
+        json.WriteString("attn_type", config.Unidirectional ? "uni" : "bi");
+        json.WriteNumber("clamp_len", config.ClampLength);
+        json.WriteBoolean("bi_data", false);
+        json.WriteBoolean("untie_r", true);
+        json.WriteNull("mem_len");
+        json.WriteBoolean("same_length", false);
+        json.WriteNumber("dropout", 0.0);
+        json.WriteNumber("bos_token_id", config.BosTokenId);
+        json.WriteNumber("eos_token_id", config.EosTokenId);
+        json.WriteNumber("pad_token_id", config.PadTokenId);
+        json.WriteNumber("initializer_range", 0.02);
+    });
 }
