@@ -97,37 +97,28 @@ public sealed class DenoisingObjective : ITrainingObjective
 
     public TrainingBatch CreateBatch(IReadOnlyList<ReadOnlyMemory<int>> segments, int sequenceLength, Rng rng)
     {
-        ArgumentNullException.ThrowIfNull(rng);
-        ObjectiveChecks.Segments(Name, segments, SegmentLength(sequenceLength), _vocabSize);
-        int batchSize = segments.Count;
-        int length = sequenceLength;
-        int[] inputIds = new int[batchSize * length];
-        int[] attentionMask = new int[batchSize * length];
-        int[] labels = new int[batchSize * length];
-        int[] decoderInputIds = new int[batchSize * length];
-        bool anyPadding = false;
-        for (int b = 0; b < batchSize; b++)
+        var rows = new BatchRows(this, segments, sequenceLength, _vocabSize, rng);
+        int length = rows.Length;
+        int[] decoderInputIds = new int[rows.BatchSize * length];
+        for (int b = 0; b < rows.BatchSize; b++)
         {
             ReadOnlySpan<int> segment = segments[b].Span;
             List<int> noised = Noise(segment, rng);
-            Span<int> inputRow = inputIds.AsSpan(b * length, length);
+            Span<int> inputRow = rows.InputRow(b);
             inputRow[0] = _bosId;
             noised.CopyTo(inputRow[1..]);
             inputRow[noised.Count + 1] = _eosId;
-            inputRow[(noised.Count + 2)..].Fill(_padId);
-            attentionMask.AsSpan(b * length, noised.Count + 2).Fill(1);
-            anyPadding |= noised.Count + 2 < length;
+            rows.Pad(b, noised.Count + 2, _padId);
 
-            Span<int> labelRow = labels.AsSpan(b * length, length);
+            Span<int> labelRow = rows.LabelRow(b);
             labelRow[0] = _bosId;
             segment.CopyTo(labelRow[1..]);
             labelRow[segment.Length + 1] = _eosId;
             labelRow[(segment.Length + 2)..].Fill(TrainingBatch.IgnoreIndex);
             RowTransforms.ShiftTokensRight(labelRow, _decoderStartId, _padId, decoderInputIds.AsSpan(b * length, length));
         }
-        return new TrainingBatch(batchSize, length, inputIds, labels)
+        return rows.ToBatch() with
         {
-            AttentionMask = anyPadding ? attentionMask : null,
             TargetLength = length,
             DecoderInputIds = decoderInputIds,
             ShiftLabels = false,

@@ -40,11 +40,7 @@ public sealed class MaskedLmObjective : ITrainingObjective
         int clsId, int sepId, int maskId, int padId, int vocabSize, MaskedLmOptions? options = null,
         IEnumerable<int>? specialIds = null)
     {
-        ObjectiveChecks.VocabSize(vocabSize);
-        ObjectiveChecks.TokenId(clsId, vocabSize, nameof(clsId));
-        ObjectiveChecks.TokenId(sepId, vocabSize, nameof(sepId));
-        ObjectiveChecks.TokenId(maskId, vocabSize, nameof(maskId));
-        ObjectiveChecks.TokenId(padId, vocabSize, nameof(padId));
+        ObjectiveChecks.BertSpecialIds(clsId, sepId, maskId, padId, vocabSize);
         _options = options ?? new MaskedLmOptions();
         ObjectiveChecks.Probability(_options.MaskProbability, nameof(MaskedLmOptions.MaskProbability), allowZero: false);
         ObjectiveChecks.ReplacementFractions(
@@ -68,32 +64,21 @@ public sealed class MaskedLmObjective : ITrainingObjective
 
     public TrainingBatch CreateBatch(IReadOnlyList<ReadOnlyMemory<int>> segments, int sequenceLength, Rng rng)
     {
-        ArgumentNullException.ThrowIfNull(rng);
-        ObjectiveChecks.Segments(Name, segments, SegmentLength(sequenceLength), _vocabSize);
-        int batchSize = segments.Count;
-        int length = sequenceLength;
-        int[] inputIds = new int[batchSize * length];
-        int[] labels = new int[batchSize * length];
-        int[] tokenTypeIds = new int[batchSize * length];
-        int[] attentionMask = new int[batchSize * length];
-        bool anyPadding = false;
+        var rows = new BatchRows(this, segments, sequenceLength, _vocabSize, rng);
+        int length = rows.Length;
+        int[] tokenTypeIds = new int[rows.BatchSize * length];
         bool[] selected = new bool[length];
-        for (int b = 0; b < batchSize; b++)
+        for (int b = 0; b < rows.BatchSize; b++)
         {
-            Span<int> row = inputIds.AsSpan(b * length, length);
+            Span<int> row = rows.InputRow(b);
             int rowLength = BuildRow(segments[b].Span, row, tokenTypeIds.AsSpan(b * length, length), rng);
-            row[rowLength..].Fill(_padId);
-            attentionMask.AsSpan(b * length, rowLength).Fill(1);
-            anyPadding |= rowLength < length;
-            Select(row[..rowLength], selected.AsSpan(0, rowLength), rng);
-            selected.AsSpan(rowLength).Clear();
-            RowTransforms.ReplaceSelected(
-                row, selected, _maskId, _vocabSize, _options.MaskTokenFraction, _options.RandomTokenFraction, rng,
-                labels.AsSpan(b * length, length));
+            rows.Pad(b, rowLength, _padId);
+            Span<bool> rowSelected = selected.AsSpan(0, rowLength);
+            Select(row[..rowLength], rowSelected, rng);
+            RowTransforms.ReplaceSelected(row, rowSelected, _maskId, _vocabSize, _options.MaskTokenFraction, _options.RandomTokenFraction, rng, rows.LabelRow(b));
         }
-        return new TrainingBatch(batchSize, length, inputIds, labels)
+        return rows.ToBatch() with
         {
-            AttentionMask = anyPadding ? attentionMask : null,
             TokenTypeIds = _options.SentencePairs ? tokenTypeIds : null,
             ShiftLabels = false,
         };

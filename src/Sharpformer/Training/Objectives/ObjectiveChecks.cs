@@ -29,6 +29,16 @@ internal static class ObjectiveChecks
         }
     }
 
+    /// <summary>The vocabulary size and the four special ids of the BERT-vocabulary objectives (MLM, UniLM).</summary>
+    public static void BertSpecialIds(int clsId, int sepId, int maskId, int padId, int vocabSize)
+    {
+        VocabSize(vocabSize);
+        TokenId(clsId, vocabSize, nameof(clsId));
+        TokenId(sepId, vocabSize, nameof(sepId));
+        TokenId(maskId, vocabSize, nameof(maskId));
+        TokenId(padId, vocabSize, nameof(padId));
+    }
+
     /// <summary>Refuses an empty batch, an empty or over-long segment, and ids outside the vocabulary.</summary>
     public static void Segments(string objective, IReadOnlyList<ReadOnlyMemory<int>> segments, int maxLength, int vocabSize)
     {

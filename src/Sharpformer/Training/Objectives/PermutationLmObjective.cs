@@ -71,27 +71,20 @@ public sealed class PermutationLmObjective : ITrainingObjective
 
     public TrainingBatch CreateBatch(IReadOnlyList<ReadOnlyMemory<int>> segments, int sequenceLength, Rng rng)
     {
-        ArgumentNullException.ThrowIfNull(rng);
-        ObjectiveChecks.Segments(Name, segments, SegmentLength(sequenceLength), _vocabSize);
-        int batchSize = segments.Count;
-        int length = sequenceLength;
-        int[] inputIds = new int[batchSize * length];
-        int[] fullLabels = new int[batchSize * length];
-        int[] attentionMask = new int[batchSize * length];
+        var rows = new BatchRows(this, segments, sequenceLength, _vocabSize, rng);
+        int batchSize = rows.BatchSize;
+        int length = rows.Length;
         float[] permutationMask = new float[batchSize * length * length];
         bool[] masked = new bool[batchSize * length];
-        bool anyPadding = false;
         for (int b = 0; b < batchSize; b++)
         {
             ReadOnlySpan<int> segment = segments[b].Span;
-            Span<int> row = inputIds.AsSpan(b * length, length);
+            Span<int> row = rows.InputRow(b);
             segment.CopyTo(row);
-            row[segment.Length..].Fill(_padId);
-            attentionMask.AsSpan(b * length, segment.Length).Fill(1);
-            anyPadding |= segment.Length < length;
+            rows.Pad(b, segment.Length, _padId);
             Span<bool> rowMasked = masked.AsSpan(b * length, length);
             ChooseSpans(rowMasked, rng);
-            Span<int> labels = fullLabels.AsSpan(b * length, length);
+            Span<int> labels = rows.LabelRow(b);
             for (int t = 0; t < length; t++)
             {
                 // Special tokens and padding are never predicted.
@@ -102,11 +95,11 @@ public sealed class PermutationLmObjective : ITrainingObjective
             FillPermutationMask(segments[b].Span, rowMasked, rng, permutationMask.AsSpan(b * length * length, length * length));
         }
         (int predictCount, int[] labelsOut, float[] targetMapping) = _options.CompactTargets
-            ? CompactTargets(fullLabels, masked, batchSize, length)
-            : (length, fullLabels, IdentityMappings(batchSize, length));
-        return new TrainingBatch(batchSize, length, inputIds, labelsOut)
+            ? CompactTargets(rows.Labels, masked, batchSize, length)
+            : (length, rows.Labels, IdentityMappings(batchSize, length));
+        return rows.ToBatch() with
         {
-            AttentionMask = anyPadding ? attentionMask : null,
+            Labels = labelsOut,
             PermutationMask = permutationMask,
             TargetMapping = targetMapping,
             PredictCount = predictCount,

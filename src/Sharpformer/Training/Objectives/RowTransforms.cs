@@ -8,7 +8,8 @@ internal static class RowTransforms
     /// <summary>
     /// BERT's replacement of selected positions (HF DataCollatorForLanguageModeling): the label keeps the original id,
     /// the input becomes [MASK] with probability <paramref name="maskFraction"/>, a uniformly random id with
-    /// <paramref name="randomFraction"/>, and stays unchanged otherwise.
+    /// <paramref name="randomFraction"/>, and stays unchanged otherwise. Positions past the end of
+    /// <paramref name="selected"/> (a row's padding) are never selected.
     /// </summary>
     public static void ReplaceSelected(
         Span<int> ids, ReadOnlySpan<bool> selected, int maskId, int vocabSize, double maskFraction, double randomFraction,
@@ -16,7 +17,7 @@ internal static class RowTransforms
     {
         for (int t = 0; t < ids.Length; t++)
         {
-            if (!selected[t])
+            if (t >= selected.Length || !selected[t])
             {
                 labels[t] = TrainingBatch.IgnoreIndex;
                 continue;
