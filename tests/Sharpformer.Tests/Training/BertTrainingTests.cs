@@ -17,11 +17,7 @@ public class BertTrainingTests
     {
         var rng = new Rng(seed);
         const int length = 6;
-        var ids = new int[2 * length];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            ids[i] = rng.NextInt(vocab);
-        }
+        var ids = TrainingAssert.RandomIds(rng, 2 * length, vocab);
         int[] mask = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
         int[] types = [0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0];
         var labels = Enumerable.Repeat(TrainingBatch.IgnoreIndex, ids.Length).ToArray();

@@ -15,11 +15,7 @@ public class Gpt2TrainingTests
     {
         var rng = new Rng(seed);
         const int length = 6;
-        var ids = new int[2 * length];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            ids[i] = rng.NextInt(vocab);
-        }
+        var ids = TrainingAssert.RandomIds(rng, 2 * length, vocab);
         int[] mask = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
         var labels = ids.Select((id, i) => mask[i] == 1 ? id : TrainingBatch.IgnoreIndex).ToArray();
         return new TrainingBatch(2, length, ids, labels) { AttentionMask = mask };
@@ -43,16 +39,7 @@ public class Gpt2TrainingTests
         var names = model.Parameters.Select(p => p.Name).ToList();
         Assert.Equal(names.Count, names.Distinct().Count());
         Assert.Equal(40, names.Count);
-        foreach (var parameter in model.Parameters)
-        {
-            var expected = goldens.Floats("grad." + parameter.Name).Span;
-            float largest = 0;
-            foreach (float value in expected)
-            {
-                largest = MathF.Max(largest, MathF.Abs(value));
-            }
-            Goldens.AssertClose(expected, parameter.Gradient, 1e-4f * MathF.Max(1f, largest), "grad." + parameter.Name);
-        }
+        TrainingAssert.GradientsMatch(goldens, model.Parameters);
     }
 
     [Fact]
@@ -61,34 +48,7 @@ public class Gpt2TrainingTests
         // Larger weights than N(0, 0.02) so every nonlinearity is exercised; float32 loss, float64 sums, step 1e-2.
         var model = new Gpt2TrainableModel(Tiny, RandomWeights.Create(3, 0.3f));
         var batch = PaddedBatch(Tiny.VocabSize, 4);
-        model.ForwardBackward(batch);
-        var rng = new Rng(5);
-        int checkedCount = 0;
-        foreach (var parameter in model.Parameters)
-        {
-            var values = parameter.Value.Span;
-            int largest = 0;
-            for (int i = 1; i < values.Length; i++)
-            {
-                largest = MathF.Abs(parameter.Gradient[i]) > MathF.Abs(parameter.Gradient[largest]) ? i : largest;
-            }
-            foreach (int index in new[] { largest, rng.NextInt(values.Length), rng.NextInt(values.Length) })
-            {
-                float saved = values[index];
-                const float step = 1e-2f;
-                values[index] = saved + step;
-                double plus = model.Evaluate(batch).Loss;
-                values[index] = saved - step;
-                double minus = model.Evaluate(batch).Loss;
-                values[index] = saved;
-                double numeric = (plus - minus) / (2 * step);
-                double analytic = parameter.Gradient[index];
-                Assert.True(Math.Abs(numeric - analytic) <= 5e-4 + 5e-3 * Math.Abs(analytic),
-                    $"{parameter.Name}[{index}]: analytic {analytic} vs finite difference {numeric}");
-                checkedCount++;
-            }
-        }
-        Assert.Equal(3 * model.Parameters.Count, checkedCount);
+        TrainingAssert.GradientsMatchFiniteDifferences(model, batch, 5, absoluteTolerance: 5e-4, relativeTolerance: 5e-3, needsGradient: _ => false);
         Assert.Contains(model.Parameters, p => p.Gradient.Any(g => MathF.Abs(g) > 1e-2f));
     }
 
@@ -106,10 +66,8 @@ public class Gpt2TrainingTests
     {
         var model = Gpt2TrainableModel.CreateRandom(Tiny with { TieWordEmbeddings = true }, 10, new Gpt2Dropout(0.05f, 0.1f, 0.2f));
         var batch = PaddedBatch(Tiny.VocabSize, 11);
-        var directory = Path.Combine(Path.GetTempPath(), "sharpformer-gpt2-save-" + Guid.NewGuid().ToString("N"));
-        try
+        TrainingAssert.WithSaved(model, directory =>
         {
-            model.Save(directory);
             var loaded = Gpt2TrainableModel.Load(directory);
             Assert.Equal(model.Config, loaded.Config);
             Assert.Equal(model.Dropout, loaded.Dropout);
@@ -119,12 +77,7 @@ public class Gpt2TrainingTests
             using var inference = (Gpt2Model)Gpt2Model.Load(checkpoint);
             Assert.Equal(model.Model.Forward(batch.InputIds, 2, batch.Length, batch.AttentionMask).Logits.ToArray(),
                 inference.Forward(batch.InputIds, 2, batch.Length, batch.AttentionMask).Logits.ToArray());
-            Assert.Empty(Directory.GetFiles(directory, "*.tmp"));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        });
     }
 
     [Fact]

@@ -3,7 +3,7 @@ using Sharpformer.Training;
 
 namespace Sharpformer.Tests.Training;
 
-/// <summary>Checks every trainable family shares: PyTorch gradient goldens and whole-model finite differences.</summary>
+/// <summary>Checks every trainable family shares: PyTorch gradient goldens, whole-model finite differences, save → check; and random batch ids.</summary>
 public static class TrainingAssert
 {
     /// <summary>
@@ -29,9 +29,11 @@ public static class TrainingAssert
 
     /// <summary>
     /// Central differences of the float32 loss (step <paramref name="step"/>) against the analytic gradient at three entries of every
-    /// parameter tensor (the largest gradient and two random ones); every tensor must get a gradient.
+    /// parameter tensor (the largest gradient and two random ones), within <paramref name="absoluteTolerance"/> +
+    /// <paramref name="relativeTolerance"/>·|analytic|; every tensor must get a gradient unless <paramref name="needsGradient"/> spares it.
     /// </summary>
-    public static void GradientsMatchFiniteDifferences(ITrainableModel model, TrainingBatch batch, ulong seed, float step = 1e-2f)
+    public static void GradientsMatchFiniteDifferences(ITrainableModel model, TrainingBatch batch, ulong seed, float step = 1e-2f,
+        double absoluteTolerance = 2e-3, double relativeTolerance = 3e-2, Func<Parameter, bool>? needsGradient = null)
     {
         foreach (var parameter in model.Parameters)
         {
@@ -48,7 +50,10 @@ public static class TrainingAssert
             {
                 largest = MathF.Abs(parameter.Gradient[i]) > MathF.Abs(parameter.Gradient[largest]) ? i : largest;
             }
-            Assert.True(parameter.Gradient[largest] != 0f, $"{parameter.Name} got no gradient");
+            if (needsGradient?.Invoke(parameter) != false)
+            {
+                Assert.True(parameter.Gradient[largest] != 0f, $"{parameter.Name} got no gradient");
+            }
             foreach (int index in new[] { largest, rng.NextInt(values.Length), rng.NextInt(values.Length) })
             {
                 float saved = values[index];
@@ -59,12 +64,23 @@ public static class TrainingAssert
                 values[index] = saved;
                 double numeric = (plus - minus) / (2 * step);
                 double analytic = parameter.Gradient[index];
-                Assert.True(Math.Abs(numeric - analytic) <= 2e-3 + 3e-2 * Math.Abs(analytic),
+                Assert.True(Math.Abs(numeric - analytic) <= absoluteTolerance + relativeTolerance * Math.Abs(analytic),
                     $"{parameter.Name}[{index}]: analytic {analytic} vs finite difference {numeric}");
                 checkedCount++;
             }
         }
         Assert.Equal(3 * model.Parameters.Count, checkedCount);
+    }
+
+    /// <summary><paramref name="count"/> ids drawn uniformly from a vocabulary of <paramref name="vocab"/>.</summary>
+    public static int[] RandomIds(Rng rng, int count, int vocab)
+    {
+        var ids = new int[count];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = rng.NextInt(vocab);
+        }
+        return ids;
     }
 
     /// <summary>Saves <paramref name="model"/> to a fresh temporary folder, runs <paramref name="check"/> on it, and deletes it.</summary>
