@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Sharpformer.Bench.Harness;
 using Sharpformer.Kernels;
+using Sharpformer.Tensors;
 
 namespace Sharpformer.Bench;
 
@@ -65,8 +66,9 @@ public static class MatMulBench
     public static void Run(BenchContext context)
     {
         var before = context.Ceilings;
-        float[]? pool = GC.AllocateUninitializedArray<float>(PoolLength);
-        pool.AsSpan().Fill(0.001f);
+        // On a cache line, as a packed model's weights are (AlignedArray); a mapped checkpoint's kernels align themselves.
+        AlignedArray<float>? pool = new(PoolLength);
+        pool.Span.Fill(0.001f);
         var results = new List<(Shape Shape, SimdPath Path, Timing Timing, Ceilings Now)>();
         foreach (var shape in Shapes)
         {
@@ -137,7 +139,7 @@ public static class MatMulBench
 
     private static string Dimensions(Shape shape) => $"{shape.Rows}×{shape.InFeatures}→{shape.OutFeatures}";
 
-    private static Timing Time(Shape shape, SimdPath path, float[] pool)
+    private static Timing Time(Shape shape, SimdPath path, AlignedArray<float> pool)
     {
         int weightLength = shape.InFeatures * shape.OutFeatures;
         int copies = Math.Max(1, pool.Length / weightLength);
@@ -148,16 +150,16 @@ public static class MatMulBench
         int next = 0;
         return Measure.Time(() =>
         {
-            var weight = new ReadOnlySpan<float>(pool, next * weightLength, weightLength);
+            ReadOnlySpan<float> weight = pool.Span.Slice(next * weightLength, weightLength);
             MatMul.Forward(input, weight, bias, shape.Rows, shape.InFeatures, shape.OutFeatures, shape.Layout, output, path);
             next = next + 1 == copies ? 0 : next + 1;
         });
     }
 
-    private static Timing TimeLowPrecision(WeightType type, int rows, int inFeatures, int outFeatures, float[] pool)
+    private static Timing TimeLowPrecision(WeightType type, int rows, int inFeatures, int outFeatures, AlignedArray<float> pool)
     {
         int weightLength = inFeatures * outFeatures;
-        var bytes = MemoryMarshal.AsBytes(pool.AsSpan());
+        var bytes = MemoryMarshal.AsBytes(pool.Span);
         int copies = Math.Max(1, bytes.Length / (weightLength * BytesPerWeight(type)));
         var input = new float[rows * inFeatures];
         var scales = new float[outFeatures];
@@ -170,16 +172,16 @@ public static class MatMulBench
         {
             if (type == WeightType.Int8)
             {
-                var weight = MemoryMarshal.Cast<float, sbyte>(pool.AsSpan()).Slice(next * weightLength, weightLength);
+                var weight = MemoryMarshal.Cast<float, sbyte>(pool.Span).Slice(next * weightLength, weightLength);
                 MatMulInt8.Forward(input, weight, scales, bias, rows, inFeatures, outFeatures, output);
             }
             else if (type == WeightType.Float32Packed)
             {
-                MatMulF32Packed.Forward(input, pool.AsSpan(next * weightLength, weightLength), bias, rows, inFeatures, outFeatures, output);
+                MatMulF32Packed.Forward(input, pool.Span.Slice(next * weightLength, weightLength), bias, rows, inFeatures, outFeatures, output);
             }
             else
             {
-                var weight = MemoryMarshal.Cast<float, ushort>(pool.AsSpan()).Slice(next * weightLength, weightLength);
+                var weight = MemoryMarshal.Cast<float, ushort>(pool.Span).Slice(next * weightLength, weightLength);
                 MatMulBf16.Forward(input, weight, bias, rows, inFeatures, outFeatures, output);
             }
             next = next + 1 == copies ? 0 : next + 1;
