@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Sharpformer.Kernels;
 
@@ -28,7 +29,8 @@ public static class Activations
 
     /// <summary>
     /// Exact GELU (BERT "gelu", BART): x·Φ(x) = 0.5·x·(1 + erf(x/√2)). erf uses Abramowitz–Stegun 7.1.26
-    /// (absolute error below 1.5e-7), since .NET has no erf.
+    /// (absolute error below 1.5e-7), since .NET has no erf. Vectorized: a scalar exp per element took about a tenth of a
+    /// BERT-base forward.
     /// </summary>
     public static void GeluErf(ReadOnlySpan<float> x, Span<float> y)
     {
@@ -36,7 +38,36 @@ public static class Activations
         {
             throw new ArgumentException("output must be at least as long as the input");
         }
-        for (int i = 0; i < x.Length; i++)
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + Vector512<float>.Count <= x.Length; i += Vector512<float>.Count)
+            {
+                var value = Vector512.Create(x.Slice(i, Vector512<float>.Count));
+                var a = Vector512.Abs(value) * 0.70710678f;
+                var t = Vector512<float>.One / (Vector512<float>.One + 0.3275911f * a);
+                var polynomial = t * (Vector512.Create(0.254829592f) + t * (Vector512.Create(-0.284496736f)
+                    + t * (Vector512.Create(1.421413741f) + t * (Vector512.Create(-1.453152027f) + t * 1.061405429f))));
+                var tail = 0.5f * polynomial * Vector512.Exp(-(a * a)); // = Φ(-|x|)
+                (value * Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(value, Vector512<float>.Zero), Vector512<float>.One - tail, tail))
+                    .CopyTo(y.Slice(i, Vector512<float>.Count));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count)
+            {
+                var value = Vector256.Create(x.Slice(i, Vector256<float>.Count));
+                var a = Vector256.Abs(value) * 0.70710678f;
+                var t = Vector256<float>.One / (Vector256<float>.One + 0.3275911f * a);
+                var polynomial = t * (Vector256.Create(0.254829592f) + t * (Vector256.Create(-0.284496736f)
+                    + t * (Vector256.Create(1.421413741f) + t * (Vector256.Create(-1.453152027f) + t * 1.061405429f))));
+                var tail = 0.5f * polynomial * Vector256.Exp(-(a * a));
+                (value * Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(value, Vector256<float>.Zero), Vector256<float>.One - tail, tail))
+                    .CopyTo(y.Slice(i, Vector256<float>.Count));
+            }
+        }
+        for (; i < x.Length; i++)
         {
             float value = x[i];
             float a = MathF.Abs(value) * 0.70710678f;
