@@ -44,13 +44,7 @@ public static class Activations
             for (; i + Vector512<float>.Count <= x.Length; i += Vector512<float>.Count)
             {
                 var value = Vector512.Create(x.Slice(i, Vector512<float>.Count));
-                var a = Vector512.Abs(value) * 0.70710678f;
-                var t = Vector512<float>.One / (Vector512<float>.One + 0.3275911f * a);
-                var polynomial = t * (Vector512.Create(0.254829592f) + t * (Vector512.Create(-0.284496736f)
-                    + t * (Vector512.Create(1.421413741f) + t * (Vector512.Create(-1.453152027f) + t * 1.061405429f))));
-                var tail = 0.5f * polynomial * Vector512.Exp(-(a * a)); // = Φ(-|x|)
-                (value * Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(value, Vector512<float>.Zero), Vector512<float>.One - tail, tail))
-                    .CopyTo(y.Slice(i, Vector512<float>.Count));
+                (value * NormalCdf(value)).CopyTo(y.Slice(i, Vector512<float>.Count));
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -58,24 +52,42 @@ public static class Activations
             for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count)
             {
                 var value = Vector256.Create(x.Slice(i, Vector256<float>.Count));
-                var a = Vector256.Abs(value) * 0.70710678f;
-                var t = Vector256<float>.One / (Vector256<float>.One + 0.3275911f * a);
-                var polynomial = t * (Vector256.Create(0.254829592f) + t * (Vector256.Create(-0.284496736f)
-                    + t * (Vector256.Create(1.421413741f) + t * (Vector256.Create(-1.453152027f) + t * 1.061405429f))));
-                var tail = 0.5f * polynomial * Vector256.Exp(-(a * a));
-                (value * Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(value, Vector256<float>.Zero), Vector256<float>.One - tail, tail))
-                    .CopyTo(y.Slice(i, Vector256<float>.Count));
+                (value * NormalCdf(value)).CopyTo(y.Slice(i, Vector256<float>.Count));
             }
         }
         for (; i < x.Length; i++)
         {
-            float value = x[i];
-            float a = MathF.Abs(value) * 0.70710678f;
-            float t = 1f / (1f + 0.3275911f * a);
-            float polynomial = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-            float tail = 0.5f * polynomial * MathF.Exp(-a * a); // = Φ(-|x|)
-            y[i] = value * (value >= 0 ? 1f - tail : tail);
+            y[i] = x[i] * NormalCdf(x[i]);
         }
+    }
+
+    // Φ(x) by Abramowitz–Stegun 7.1.26 on |x|/√2: tail = Φ(-|x|), then Φ(x) = 1 - tail for x ≥ 0. One copy per width;
+    // the backward uses the same Φ.
+    internal static float NormalCdf(float x)
+    {
+        float a = MathF.Abs(x) * 0.70710678f;
+        float t = 1f / (1f + 0.3275911f * a);
+        float tail = 0.5f * t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))))
+            * MathF.Exp(-a * a);
+        return x >= 0 ? 1f - tail : tail;
+    }
+
+    internal static Vector512<float> NormalCdf(Vector512<float> x)
+    {
+        var a = Vector512.Abs(x) * 0.70710678f;
+        var t = Vector512<float>.One / (Vector512<float>.One + 0.3275911f * a);
+        var tail = 0.5f * t * (Vector512.Create(0.254829592f) + t * (Vector512.Create(-0.284496736f) + t * (Vector512.Create(1.421413741f)
+            + t * (Vector512.Create(-1.453152027f) + t * 1.061405429f)))) * Vector512.Exp(-(a * a));
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), Vector512<float>.One - tail, tail);
+    }
+
+    internal static Vector256<float> NormalCdf(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x) * 0.70710678f;
+        var t = Vector256<float>.One / (Vector256<float>.One + 0.3275911f * a);
+        var tail = 0.5f * t * (Vector256.Create(0.254829592f) + t * (Vector256.Create(-0.284496736f) + t * (Vector256.Create(1.421413741f)
+            + t * (Vector256.Create(-1.453152027f) + t * 1.061405429f)))) * Vector256.Exp(-(a * a));
+        return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.One - tail, tail);
     }
 
     public static void Relu(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);

@@ -192,13 +192,7 @@ public static class Backward
             for (; i + Vector512<float>.Count <= x.Length; i += Vector512<float>.Count)
             {
                 var value = Vector512.Create(x.Slice(i, Vector512<float>.Count));
-                var a = Vector512.Abs(value) * 0.70710678f;
-                var t = Vector512<float>.One / (Vector512<float>.One + 0.3275911f * a);
-                var polynomial = t * (Vector512.Create(0.254829592f) + t * (Vector512.Create(-0.284496736f)
-                    + t * (Vector512.Create(1.421413741f) + t * (Vector512.Create(-1.453152027f) + t * 1.061405429f))));
-                var tail = 0.5f * polynomial * Vector512.Exp(-(a * a));
-                var cdf = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(value, Vector512<float>.Zero), Vector512<float>.One - tail, tail);
-                var derivative = cdf + value * InverseSqrtTwoPi * Vector512.Exp(-0.5f * value * value);
+                var derivative = Activations.NormalCdf(value) + value * InverseSqrtTwoPi * Vector512.Exp(-0.5f * value * value);
                 var gradient = inputGradient.Slice(i, Vector512<float>.Count);
                 (Vector512.Create((ReadOnlySpan<float>)gradient) + Vector512.Create(outputGradient.Slice(i, Vector512<float>.Count)) * derivative).CopyTo(gradient);
             }
@@ -206,12 +200,7 @@ public static class Backward
         for (; i < x.Length; i++)
         {
             float value = x[i];
-            float a = MathF.Abs(value) * 0.70710678f;
-            float t = 1f / (1f + 0.3275911f * a);
-            float polynomial = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-            float tail = 0.5f * polynomial * MathF.Exp(-a * a);
-            float cdf = value >= 0 ? 1f - tail : tail;
-            inputGradient[i] += outputGradient[i] * (cdf + value * InverseSqrtTwoPi * MathF.Exp(-0.5f * value * value));
+            inputGradient[i] += outputGradient[i] * (Activations.NormalCdf(value) + value * InverseSqrtTwoPi * MathF.Exp(-0.5f * value * value));
         }
     }
 
