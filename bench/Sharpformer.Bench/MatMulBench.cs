@@ -91,6 +91,15 @@ public static class MatMulBench
                 }
             }
         }
+        var chains = new List<(string Name, double Bytes, Timing Timing, Ceilings Now)>();
+        foreach (var (name, type, layout) in ChainTypes)
+        {
+            if (context.Selects(name))
+            {
+                var (bytes, timing) = TimeChain(type, layout, pool);
+                chains.Add((name, bytes, timing, Ceilings.Measure(quick: true)));
+            }
+        }
         pool = null;
         GC.Collect();
         var ceilings = context.RefreshCeilings();
@@ -125,6 +134,19 @@ public static class MatMulBench
                     $"{now.ReadGBps:F1} GB/s", $"{gbps / now.ReadGBps:P0}");
             }
             low.Print();
+        }
+        if (chains.Count > 0)
+        {
+            // A decode step's matmuls alone: what the weights stream at when nothing else runs between them. The
+            // model's decode row (gpt2) adds norms, attention and the hand-offs to this.
+            Console.WriteLine();
+            var chainTable = new Table("decode chain: one token's 48 block GEMVs + lm_head", "ms best", "ms median", "GB/s median", "ceiling now", "of it");
+            foreach (var (name, bytes, timing, now) in chains)
+            {
+                double gbps = bytes / timing.Median / 1e9;
+                chainTable.Add(name, timing.Best * 1e3, timing.Median * 1e3, gbps, $"{now.ReadGBps:F1} GB/s", $"{gbps / now.ReadGBps:P0}");
+            }
+            chainTable.Print();
         }
         Console.WriteLine();
         PrintDispatchOverhead();
@@ -186,6 +208,69 @@ public static class MatMulBench
             }
             next = next + 1 == copies ? 0 : next + 1;
         });
+    }
+
+    // GPT-2 124M's decode matmuls: f32 as mapped (Conv1D [in, out], lm_head [out, in]) and the packed types.
+    private static readonly (string Name, WeightType Type, WeightLayout Layout)[] ChainTypes =
+    [
+        ("chain f32 (mapped layout)", WeightType.Float32, WeightLayout.InputMajor),
+        ("chain f32-packed", WeightType.Float32Packed, WeightLayout.OutputMajor),
+        ("chain bf16", WeightType.BFloat16, WeightLayout.OutputMajor),
+        ("chain int8", WeightType.Int8, WeightLayout.OutputMajor),
+    ];
+
+    /// <summary>One token's matmuls back to back, each weight at its own place in the pool (about 500 MB for f32).</summary>
+    private static (double Bytes, Timing Timing) TimeChain(WeightType type, WeightLayout blockLayout, AlignedArray<float> pool)
+    {
+        var shapes = new List<(int InFeatures, int OutFeatures, WeightLayout Layout)>();
+        for (int layer = 0; layer < 12; layer++)
+        {
+            shapes.Add((768, 2304, blockLayout));
+            shapes.Add((768, 768, blockLayout));
+            shapes.Add((768, 3072, blockLayout));
+            shapes.Add((3072, 768, blockLayout));
+        }
+        shapes.Add((768, 50257, WeightLayout.OutputMajor));
+        int bytesPerWeight = BytesPerWeight(type);
+        var offsets = new long[shapes.Count]; // in bytes, each on a cache line
+        long next = 0;
+        for (int i = 0; i < shapes.Count; i++)
+        {
+            offsets[i] = next;
+            next += ((long)shapes[i].InFeatures * shapes[i].OutFeatures * bytesPerWeight + 63) / 64 * 64;
+        }
+        var input = new float[3072];
+        input.AsSpan().Fill(0.5f);
+        var output = new float[50257];
+        var scales = new float[50257];
+        scales.AsSpan().Fill(0.01f);
+        var timing = Measure.Time(() =>
+        {
+            var bytes = MemoryMarshal.AsBytes(pool.Span);
+            for (int i = 0; i < shapes.Count; i++)
+            {
+                var (k, n, layout) = shapes[i];
+                var weightBytes = bytes.Slice((int)offsets[i], k * n * bytesPerWeight);
+                var x = input.AsSpan(0, k);
+                var y = output.AsSpan(0, n);
+                switch (type)
+                {
+                    case WeightType.Float32:
+                        MatMul.Forward(x, MemoryMarshal.Cast<byte, float>(weightBytes), [], 1, k, n, layout, y);
+                        break;
+                    case WeightType.Float32Packed:
+                        MatMulF32Packed.Forward(x, MemoryMarshal.Cast<byte, float>(weightBytes), [], 1, k, n, y);
+                        break;
+                    case WeightType.BFloat16:
+                        MatMulBf16.Forward(x, MemoryMarshal.Cast<byte, ushort>(weightBytes), [], 1, k, n, y);
+                        break;
+                    default:
+                        MatMulInt8.Forward(x, MemoryMarshal.Cast<byte, sbyte>(weightBytes), scales.AsSpan(0, n), [], 1, k, n, y);
+                        break;
+                }
+            }
+        }, samples: 15, sampleSeconds: 0.05);
+        return (next, timing);
     }
 
     private static unsafe void PrintDispatchOverhead()
