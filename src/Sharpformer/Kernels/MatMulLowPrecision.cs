@@ -12,7 +12,7 @@ internal unsafe struct LowPrecisionJob
     public float* Scales;  // [outFeatures], or null when the format needs none
     public float* Bias;    // [outFeatures], or null
     public float* Output;  // [rows, outFeatures]
-    public int Rows, InFeatures, OutFeatures, BlockColumns;
+    public int Rows, InFeatures, OutFeatures, BlockColumns, BigTasks, SmallColumns;
 }
 
 /// <summary>How a stored weight element becomes a float: 16 at a time (AVX-512) or one (tails, scalar machines).</summary>
@@ -92,6 +92,18 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
         int columns = (job->OutFeatures + tasks - 1) / tasks;
         columns = (columns + 15) / 16 * 16;
         int blocks = (job->OutFeatures + columns - 1) / columns;
+        int bigTasks = blocks, smallColumns = 0;
+        if (threads > 1 && tasks == threads && job->OutFeatures >= 64 * threads)
+        {
+            // Guided: one block per thread of 80% of the columns, then small blocks (two per thread) for whoever is
+            // free first. Equal halves left the caller waiting about 10 µs a call for the slower stream, half a
+            // millisecond a token at GPT-2's 49 calls; bf16/int8 decode ran 4–8% faster this way.
+            columns = (int)(0.8 * job->OutFeatures / threads) / 16 * 16;
+            bigTasks = threads;
+            int rest = job->OutFeatures - bigTasks * columns;
+            smallColumns = Math.Max(16, (rest / (2 * threads) + 15) / 16 * 16);
+            blocks = bigTasks + (rest + smallColumns - 1) / smallColumns;
+        }
         for (int m0 = 0; m0 < job->Rows; m0 += 4)
         {
             LowPrecisionJob part = *job;
@@ -99,6 +111,8 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
             part.Input = job->Input + (nint)m0 * job->InFeatures;
             part.Output = job->Output + (nint)m0 * job->OutFeatures;
             part.BlockColumns = columns;
+            part.BigTasks = bigTasks;
+            part.SmallColumns = smallColumns;
             KernelThreads.Run(&Task, &part, blocks);
         }
     }
@@ -182,8 +196,10 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
     private static void Task(void* context, int task)
     {
         var job = (LowPrecisionJob*)context;
-        int n0 = task * job->BlockColumns;
-        int n1 = Math.Min(job->OutFeatures, n0 + job->BlockColumns);
+        // Tasks below BigTasks are BlockColumns wide, the rest SmallColumns.
+        int n0 = task < job->BigTasks ? task * job->BlockColumns
+            : job->BigTasks * job->BlockColumns + (task - job->BigTasks) * job->SmallColumns;
+        int n1 = Math.Min(job->OutFeatures, n0 + (task < job->BigTasks ? job->BlockColumns : job->SmallColumns));
         switch (job->Rows)
         {
             case 1:

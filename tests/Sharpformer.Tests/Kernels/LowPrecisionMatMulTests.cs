@@ -94,10 +94,12 @@ public class LowPrecisionMatMulTests
     [Fact]
     public void Gpt2SizedShapesRunOnEveryThreadAndMatchReference()
     {
-        // Big enough for several tasks per thread (the lm_head rule) and a k tail (770 = 48 × 16 + 2).
+        // Big enough for several tasks per thread (the lm_head rule) and a k tail (770 = 48 × 16 + 2); smaller weights
+        // split into one big block per thread and small blocks after (1 × 200 → 403: small blocks of 32 columns, the
+        // last holding a partial group of rows).
         var rng = new Rng(13);
         // 64 × 40000 rows: the widened path in several blocks (16 MiB of f32 each).
-        foreach ((int rows, int inFeatures, int outFeatures) in new[] { (1, 768, 2304), (3, 770, 5461), (6, 256, 1001), (20, 128, 40000) })
+        foreach ((int rows, int inFeatures, int outFeatures) in new[] { (1, 768, 2304), (1, 200, 403), (3, 770, 5461), (6, 256, 1001), (20, 128, 40000) })
         {
             var input = Random(rng, rows * inFeatures);
             var weight = Random(rng, inFeatures * outFeatures);
