@@ -8,8 +8,8 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
     private static void StreamInputMajorTask(void* context, int task)
     {
         var job = (MatMulJob*)context;
-        int k0 = task * job->BlockK;
-        int k1 = Math.Min(job->InFeatures, k0 + job->BlockK);
+        int k0 = task < job->BigTasks ? task * job->BlockK : job->BigTasks * job->BlockK + (task - job->BigTasks) * job->SmallK;
+        int k1 = Math.Min(job->InFeatures, k0 + (task < job->BigTasks ? job->BlockK : job->SmallK));
         float* y = task == 0 ? job->Output : job->Partials + (nint)(task - 1) * job->Rows * job->OutFeatures;
         float* bias = task == 0 ? job->Bias : null;
         switch (job->Rows)

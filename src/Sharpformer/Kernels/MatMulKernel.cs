@@ -13,9 +13,9 @@ internal unsafe struct MatMulJob
     public WeightLayout Layout;
 
     // How the call is split into tasks: task t covers column block t % ColumnBlocks and row block t / ColumnBlocks, in
-    // k-blocks of BlockK; or, streaming an InputMajor weight, the k-range [t·BlockK, (t+1)·BlockK), adding into
-    // Partials[t - 1].
-    public int BlockColumns, ColumnBlocks, BlockRows, BlockK;
+    // k-blocks of BlockK; or, streaming an InputMajor weight, a k-range adding into Partials[t - 1]: BlockK long for
+    // t < BigTasks, SmallK long after.
+    public int BlockColumns, ColumnBlocks, BlockRows, BlockK, BigTasks, SmallK;
     public float* Partials;
 }
 
@@ -66,11 +66,23 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         if (job->Rows <= StreamMaxRows && job->Layout == WeightLayout.InputMajor)
         {
             // Tasks split k, so each reads one contiguous stretch of the weight (the fastest way to stream it; a
-            // split by columns reads short runs of every row), then the partial sums are added up. Two tasks per
-            // thread, so a thread that another process holds up delays a quarter of the work, not half.
+            // split by columns reads short runs of every row), then the partial sums are added up.
             int tasks = Math.Max(1, Math.Min(threads == 1 ? 1 : 2 * threads, job->InFeatures / 16));
             job->BlockK = RoundUp(DivideUp(job->InFeatures, tasks), 4);
             tasks = DivideUp(job->InFeatures, job->BlockK);
+            job->BigTasks = tasks;
+            job->SmallK = 0;
+            if (threads > 1 && job->InFeatures >= 64 * threads)
+            {
+                // Guided: one stretch per thread of 80% of k, then small ones (two per thread) for whoever is free
+                // first, so the call ends within a small stretch of both threads finishing (equal stretches left the
+                // caller waiting on the slower stream; GPT-2 f32 decode ran 2–7% faster this way).
+                job->BlockK = (int)(0.8 * job->InFeatures / threads) / 4 * 4;
+                job->BigTasks = threads;
+                int rest = job->InFeatures - threads * job->BlockK;
+                job->SmallK = Math.Max(4, RoundUp(DivideUp(rest, 2 * threads), 4));
+                tasks = threads + DivideUp(rest, job->SmallK);
+            }
             int length = job->Rows * job->OutFeatures;
             job->Partials = tasks > 1 ? MatMulBuffers.Partials((tasks - 1) * length) : null;
             KernelThreads.Run(&StreamInputMajorTask, job, tasks);
