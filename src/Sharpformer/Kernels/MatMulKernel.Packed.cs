@@ -429,6 +429,15 @@ internal static unsafe class MatMulBuffers
     /// <summary>Scratch for packing one weight panel, on the thread running the task.</summary>
     public static float* Packed(int length) => Get(ref _array, ref _aligned, length);
 
+    [ThreadStatic]
+    private static float[]? _inputArray;
+
+    [ThreadStatic]
+    private static nint _input;
+
+    /// <summary>The streaming kernel's phase-shifted copy of an input row, owned by the calling thread.</summary>
+    public static float* Input(int length) => Get(ref _inputArray, ref _input, length);
+
     /// <summary>Partial sums of the streaming kernel's k-split, owned by the calling thread.</summary>
     public static float* Partials(int length) => Get(ref _partialsArray, ref _partials, length);
 

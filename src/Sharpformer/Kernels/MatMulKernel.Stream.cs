@@ -10,7 +10,8 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         var job = (MatMulJob*)context;
         int k0 = task < job->BigTasks ? task * job->BlockK : job->BigTasks * job->BlockK + (task - job->BigTasks) * job->SmallK;
         int k1 = Math.Min(job->InFeatures, k0 + (task < job->BigTasks ? job->BlockK : job->SmallK));
-        float* y = task == 0 ? job->Output : job->Partials + (nint)(task - 1) * job->Rows * job->OutFeatures;
+        float* y = job->Phase >= 0 ? job->Partials + (nint)task * job->PartialStride
+            : task == 0 ? job->Output : job->Partials + (nint)(task - 1) * job->Rows * job->OutFeatures;
         float* bias = task == 0 ? job->Bias : null;
         switch (job->Rows)
         {
@@ -79,13 +80,35 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
                 }
             }
             int k = k0;
+            int phase = job->Phase;
             for (; k + 4 <= k1; k += 4)
             {
                 float* w0 = w + (nint)k * N, w1 = w0 + N, w2 = w1 + N, w3 = w2 + N;
-                // Vectors start where the first row's reach a vector boundary (a checkpoint maps at any offset, and a
-                // load that splits a cache line streams slower); the columns before go one by one with the tail.
-                int vectorStart = s0 + Math.Min(s1 - s0, (int)((-(nint)(w0 + s0) & (C * sizeof(float) - 1)) / sizeof(float)));
-                int quadVectorEnd = vectorStart + (s1 - vectorStart) / C * C;
+                // Vectors start where the rows reach a vector boundary (a checkpoint maps at any offset, and a load that
+                // splits a cache line streams slower). With a phase (y shares it) the vectors before and after the
+                // columns are masked; without, those columns go one by one.
+                int vectorStart, quadVectorEnd;
+                if (phase >= 0)
+                {
+                    vectorStart = s0 - phase;
+                    if (phase > 0)
+                    {
+                        AddQuadEdge(x + k, K, M, w0, N, y0, vectorStart, phase, Math.Min(C, s1 - vectorStart));
+                        vectorStart += C;
+                    }
+                    quadVectorEnd = vectorStart + Math.Max(0, s1 - vectorStart) / C * C;
+                    if (quadVectorEnd < s1)
+                    {
+                        AddQuadEdge(x + k, K, M, w0, N, y0, quadVectorEnd, 0, s1 - quadVectorEnd);
+                    }
+                }
+                else
+                {
+                    vectorStart = s0 + Math.Min(s1 - s0, (int)((-(nint)(w0 + s0) & (C * sizeof(float) - 1)) / sizeof(float)));
+                    quadVectorEnd = vectorStart + (s1 - vectorStart) / C * C;
+                    AddQuadColumns(x + k, K, M, w0, N, y0, s0, vectorStart);
+                    AddQuadColumns(x + k, K, M, w0, N, y0, quadVectorEnd, s1);
+                }
                 TVector a0 = TOps.Create(x0[k]), a1 = TOps.Create(x0[k + 1]);
                 TVector a2 = TOps.Create(x0[k + 2]), a3 = TOps.Create(x0[k + 3]);
                 TVector b0 = TOps.Create(x1[k]), b1 = TOps.Create(x1[k + 1]);
@@ -113,8 +136,6 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
                         TOps.Store(AddFour(TOps.Load(y3 + n), d0, v0, d1, v1, d2, v2, d3, v3), y3 + n);
                     }
                 }
-                AddQuadColumns(x + k, K, M, w0, N, y0, s0, vectorStart);
-                AddQuadColumns(x + k, K, M, w0, N, y0, quadVectorEnd, s1);
             }
             for (; k < k1; k++)
             {
@@ -151,6 +172,24 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         }
     }
 
+    /// <summary>
+    /// AddQuadColumns for one aligned vector at column n, of which only lanes first ≤ i &lt; end are columns of the slice
+    /// (the others are the neighbouring row's or slack, and keep their values whatever the weight holds there).
+    /// </summary>
+    private static void AddQuadEdge(float* x, int ldx, int rows, float* w, int ldw, float* y, int n, int first, int end)
+    {
+        TVector v0 = TOps.Load(w + n), v1 = TOps.Load(w + ldw + n);
+        TVector v2 = TOps.Load(w + 2 * (nint)ldw + n), v3 = TOps.Load(w + 3 * (nint)ldw + n);
+        for (int m = 0; m < rows; m++)
+        {
+            float* xm = x + (nint)m * ldx;
+            float* ym = y + (nint)m * ldw + n;
+            TVector old = TOps.Load(ym);
+            TVector sum = AddFour(old, TOps.Create(xm[0]), v0, TOps.Create(xm[1]), v1, TOps.Create(xm[2]), v2, TOps.Create(xm[3]), v3);
+            TOps.Store(TOps.Blend(sum, old, first, end), ym);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector AddFour(TVector sum, TVector a0, TVector v0, TVector a1, TVector v1, TVector a2, TVector v2,
         TVector a3, TVector v3) =>
@@ -167,6 +206,38 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         float* x0 = x, x1 = M > 1 ? x + K : x, x2 = M > 2 ? x + 2 * K : x, x3 = M > 3 ? x + 3 * K : x;
         int vectorEnd = K / C * C;
         int n = n0;
+        if (M == 1 && job->Phase >= 0)
+        {
+            // One input row, every weight row at the same phase: whole aligned vectors from the vector boundary before
+            // each row to the one after, dotted with the input copied to that phase; the lanes outside the row are
+            // masked in the first and last vector.
+            int phase = job->Phase;
+            int vectors = (K + phase + C - 1) / C;
+            int lastEnd = K + phase - (vectors - 1) * C;
+            float* xa = job->PhasedInput - phase;
+            TVector zero = default;
+            for (; n < n1; n++)
+            {
+                float* wa = w + (nint)n * K - phase;
+                TVector s0 = TOps.MultiplyAdd(TOps.Load(xa), TOps.Blend(TOps.Load(wa), zero, phase, C), default);
+                TVector s1 = default, s2 = default, s3 = default;
+                int i = C, lastStart = (vectors - 1) * C;
+                for (; i + 4 * C <= lastStart; i += 4 * C)
+                {
+                    s0 = TOps.MultiplyAdd(TOps.Load(xa + i), TOps.Load(wa + i), s0);
+                    s1 = TOps.MultiplyAdd(TOps.Load(xa + i + C), TOps.Load(wa + i + C), s1);
+                    s2 = TOps.MultiplyAdd(TOps.Load(xa + i + 2 * C), TOps.Load(wa + i + 2 * C), s2);
+                    s3 = TOps.MultiplyAdd(TOps.Load(xa + i + 3 * C), TOps.Load(wa + i + 3 * C), s3);
+                }
+                for (; i < lastStart; i += C)
+                {
+                    s1 = TOps.MultiplyAdd(TOps.Load(xa + i), TOps.Load(wa + i), s1);
+                }
+                s2 = TOps.MultiplyAdd(TOps.Load(xa + lastStart), TOps.Blend(TOps.Load(wa + lastStart), zero, 0, lastEnd), s2);
+                y[n] = TOps.Sum(TOps.Add(TOps.Add(s0, s1), TOps.Add(s2, s3))) + (b == null ? 0f : b[n]);
+            }
+            return;
+        }
         if (M == 1 && K >= 4 * C)
         {
             // One input row: read the weight rows one after another, front to back. Four rows side by side are four

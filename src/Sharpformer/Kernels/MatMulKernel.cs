@@ -17,6 +17,13 @@ internal unsafe struct MatMulJob
     // t < BigTasks, SmallK long after.
     public int BlockColumns, ColumnBlocks, BlockRows, BlockK, BigTasks, SmallK;
     public float* Partials;
+
+    // Streaming, when every weight row starts at the same offset within a vector (the phase, in floats): the
+    // kernels read whole aligned vectors from there, and keep what they add into (InputMajor: the per-task partial
+    // sums, PartialStride apart) or dot with (OutputMajor: PhasedInput, a copy of the one input row) at the same
+    // phase, with the lanes outside a row masked. -1 when rows start at different phases.
+    public int Phase, PartialStride;
+    public float* PhasedInput;
 }
 
 /// <summary>
@@ -84,12 +91,37 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
                 tasks = threads + DivideUp(rest, job->SmallK);
             }
             int length = job->Rows * job->OutFeatures;
-            job->Partials = tasks > 1 ? MatMulBuffers.Partials((tasks - 1) * length) : null;
-            KernelThreads.Run(&StreamInputMajorTask, job, tasks);
+            job->Phase = RowPhase(job->Weight, job->OutFeatures);
             var output = new Span<float>(job->Output, length);
-            for (int task = 1; task < tasks; task++)
+            if (job->Phase >= 0)
             {
-                TensorPrimitives.Add(output, new ReadOnlySpan<float>(job->Partials + (nint)(task - 1) * length, length), output);
+                // Every task adds into its own partial sums at the weight's phase (the output starts at any phase), a
+                // vector of slack on each side for the masked edge vectors; then they are summed into the output.
+                job->PartialStride = RoundUp(length, C) + 2 * C;
+                job->Partials = MatMulBuffers.Partials(tasks * job->PartialStride + C) + C + job->Phase;
+                KernelThreads.Run(&StreamInputMajorTask, job, tasks);
+                var first = new ReadOnlySpan<float>(job->Partials, length);
+                if (tasks == 1)
+                {
+                    first.CopyTo(output);
+                }
+                else
+                {
+                    TensorPrimitives.Add(first, new ReadOnlySpan<float>(job->Partials + job->PartialStride, length), output);
+                }
+                for (int task = 2; task < tasks; task++)
+                {
+                    TensorPrimitives.Add(output, new ReadOnlySpan<float>(job->Partials + (nint)task * job->PartialStride, length), output);
+                }
+            }
+            else
+            {
+                job->Partials = tasks > 1 ? MatMulBuffers.Partials((tasks - 1) * length) : null;
+                KernelThreads.Run(&StreamInputMajorTask, job, tasks);
+                for (int task = 1; task < tasks; task++)
+                {
+                    TensorPrimitives.Add(output, new ReadOnlySpan<float>(job->Partials + (nint)(task - 1) * length, length), output);
+                }
             }
         }
         else if (job->Rows <= StreamMaxRows)
@@ -100,6 +132,16 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             int columns = RoundUp(DivideUp(job->OutFeatures, tasks), 16);
             job->BlockColumns = columns;
             job->ColumnBlocks = DivideUp(job->OutFeatures, columns);
+            job->Phase = job->Rows == 1 && job->InFeatures >= 4 * C ? RowPhase(job->Weight, job->InFeatures) : -1;
+            if (job->Phase >= 0)
+            {
+                // The input row copied to the weight rows' phase, zeros around it, so its loads line up with theirs.
+                int length = job->InFeatures + 3 * C;
+                float* phased = MatMulBuffers.Input(length);
+                new Span<float>(phased, length).Clear();
+                job->PhasedInput = phased + C + job->Phase;
+                new ReadOnlySpan<float>(job->Input, job->InFeatures).CopyTo(new Span<float>(job->PhasedInput, job->InFeatures));
+            }
             KernelThreads.Run(&StreamOutputMajorTask, job, job->ColumnBlocks);
         }
         else
@@ -124,6 +166,16 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             KernelThreads.Run(&PackedTask, job, job->ColumnBlocks * rowBlocks);
         }
     }
+
+    /// <summary>
+    /// Where in a vector (in floats) every row of a weight with rows of <paramref name="rowLength"/> starts, or -1 when
+    /// rows start at different places (a length that is not a whole number of vectors) or the weight is not even
+    /// float-aligned. A mapped checkpoint puts a weight at any offset, and a 512-bit load that splits a cache line
+    /// streams up to a third slower, so the streaming kernels read from the vector boundary before each row instead.
+    /// </summary>
+    private static int RowPhase(float* weight, int rowLength) =>
+        C == 1 || rowLength % C != 0 || ((nint)weight & (sizeof(float) - 1)) != 0
+            ? -1 : (int)(((nint)weight & (C * sizeof(float) - 1)) / sizeof(float));
 
     private static int DivideUp(int value, int divisor) => (value + divisor - 1) / divisor;
 

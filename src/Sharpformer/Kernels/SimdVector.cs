@@ -96,6 +96,9 @@ internal unsafe interface IVectorOps<TVector> where TVector : unmanaged
     static abstract TVector Add(TVector a, TVector b);
 
     static abstract float Sum(TVector value);
+
+    /// <summary>Lanes first ≤ i &lt; end from <paramref name="value"/>, the others from <paramref name="otherwise"/>.</summary>
+    static abstract TVector Blend(TVector value, TVector otherwise, int first, int end);
 }
 
 internal readonly unsafe struct Vector512Ops : IVectorOps<Vector512<float>>
@@ -120,6 +123,14 @@ internal readonly unsafe struct Vector512Ops : IVectorOps<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Blend(Vector512<float> value, Vector512<float> otherwise, int first, int end)
+    {
+        var lanes = Vector512<int>.Indices;
+        var keep = Vector512.GreaterThanOrEqual(lanes, Vector512.Create(first)) & Vector512.LessThan(lanes, Vector512.Create(end));
+        return Vector512.ConditionalSelect(keep.AsSingle(), value, otherwise);
+    }
 }
 
 internal readonly unsafe struct Vector256Ops : IVectorOps<Vector256<float>>
@@ -145,6 +156,14 @@ internal readonly unsafe struct Vector256Ops : IVectorOps<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Blend(Vector256<float> value, Vector256<float> otherwise, int first, int end)
+    {
+        var lanes = Vector256<int>.Indices;
+        var keep = Vector256.GreaterThanOrEqual(lanes, Vector256.Create(first)) & Vector256.LessThan(lanes, Vector256.Create(end));
+        return Vector256.ConditionalSelect(keep.AsSingle(), value, otherwise);
+    }
 }
 
 internal readonly unsafe struct Vector128Ops : IVectorOps<Vector128<float>>
@@ -170,6 +189,14 @@ internal readonly unsafe struct Vector128Ops : IVectorOps<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector128<float> value) => Vector128.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Blend(Vector128<float> value, Vector128<float> otherwise, int first, int end)
+    {
+        var lanes = Vector128<int>.Indices;
+        var keep = Vector128.GreaterThanOrEqual(lanes, Vector128.Create(first)) & Vector128.LessThan(lanes, Vector128.Create(end));
+        return Vector128.ConditionalSelect(keep.AsSingle(), value, otherwise);
+    }
 }
 
 /// <summary>One float: the portable path, and the narrowest width the generic kernels are tested with.</summary>
@@ -194,4 +221,7 @@ internal readonly unsafe struct ScalarOps : IVectorOps<float>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(float value) => value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Blend(float value, float otherwise, int first, int end) => first <= 0 && end > 0 ? value : otherwise;
 }

@@ -89,28 +89,37 @@ public class MatMulTests
     [MemberData(nameof(Paths))]
     public void DecodeRowsMatchReferenceAtEveryWeightAlignment(string path)
     {
-        // A mapped checkpoint puts a weight at any offset; the streaming kernels handle the floats before a vector
-        // boundary one by one. Each float offset 0..16 within a cache line, for row lengths that are and are not a
-        // multiple of it (so rows after the first start elsewhere).
+        // A mapped checkpoint puts a weight at any offset; the streaming kernels read whole vectors from the boundary
+        // before each row, masking the lanes outside it (or, when rows start at different offsets, take the floats
+        // before a boundary one by one). Each float offset 0..16 within a cache line, for row lengths that are and are
+        // not a multiple of it (so rows after the first start elsewhere), one to four input rows, on one thread and
+        // split over several; the floats around the weight are NaN, so a lane read outside it would show.
         var simd = Enum.Parse<SimdPath>(path);
         var rng = new Rng(7);
-        foreach (var (inFeatures, outFeatures) in new[] { (96, 40), (97, 35), (40, 96) })
+        foreach (var (inFeatures, outFeatures) in new[] { (96, 40), (97, 35), (40, 96), (768, 192), (192, 768) })
         {
-            var input = Random(rng, inFeatures);
-            var storage = Random(rng, inFeatures * outFeatures + 16);
+            var input = Random(rng, 4 * inFeatures);
+            int length = inFeatures * outFeatures;
+            var storage = new float[length + 32];
             foreach (var layout in new[] { WeightLayout.InputMajor, WeightLayout.OutputMajor })
             {
-                var expected = new float[outFeatures];
-                var actual = new float[outFeatures];
-                for (int offset = 0; offset <= 16; offset++)
+                foreach (int rows in new[] { 1, 2, 4 })
                 {
-                    var weight = storage.AsSpan(offset, inFeatures * outFeatures);
-                    MatMulReference.Forward(input, weight, [], 1, inFeatures, outFeatures, layout, expected);
-                    MatMul.Forward(input, weight, [], 1, inFeatures, outFeatures, layout, actual, simd);
-                    for (int i = 0; i < outFeatures; i++)
+                    var expected = new float[rows * outFeatures];
+                    var actual = new float[rows * outFeatures];
+                    for (int offset = 0; offset <= 16; offset++)
                     {
-                        Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4f,
-                            $"{path} {layout} [{inFeatures} → {outFeatures}] at offset {offset}: output {i} is {actual[i]}, reference {expected[i]}");
+                        storage.AsSpan().Fill(float.NaN);
+                        var weight = storage.AsSpan(offset, length);
+                        Random(rng, length).CopyTo(weight);
+                        var rowsInput = input.AsSpan(0, rows * inFeatures);
+                        MatMulReference.Forward(rowsInput, weight, [], rows, inFeatures, outFeatures, layout, expected);
+                        MatMul.Forward(rowsInput, weight, [], rows, inFeatures, outFeatures, layout, actual, simd);
+                        for (int i = 0; i < expected.Length; i++)
+                        {
+                            Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4f,
+                                $"{path} {layout} {rows}×[{inFeatures} → {outFeatures}] at offset {offset}: output {i} is {actual[i]}, reference {expected[i]}");
+                        }
                     }
                 }
             }
