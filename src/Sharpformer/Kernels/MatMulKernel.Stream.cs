@@ -33,8 +33,9 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
     private static void StreamOutputMajorTask(void* context, int task)
     {
         var job = (MatMulJob*)context;
-        int n0 = task * job->BlockColumns;
-        int n1 = Math.Min(job->OutFeatures, n0 + job->BlockColumns);
+        // Tasks below BigTasks are BlockColumns wide, the rest SmallK.
+        int n0 = task < job->BigTasks ? task * job->BlockColumns : job->BigTasks * job->BlockColumns + (task - job->BigTasks) * job->SmallK;
+        int n1 = Math.Min(job->OutFeatures, n0 + (task < job->BigTasks ? job->BlockColumns : job->SmallK));
         switch (job->Rows)
         {
             case 1:

@@ -14,7 +14,7 @@ internal unsafe struct MatMulJob
 
     // How the call is split into tasks: task t covers column block t % ColumnBlocks and row block t / ColumnBlocks, in
     // k-blocks of BlockK; or, streaming an InputMajor weight, a k-range adding into Partials[t - 1]: BlockK long for
-    // t < BigTasks, SmallK long after.
+    // t < BigTasks, SmallK long after (streaming an OutputMajor weight, BlockColumns then SmallK rows).
     public int BlockColumns, ColumnBlocks, BlockRows, BlockK, BigTasks, SmallK;
     public float* Partials;
 
@@ -126,12 +126,23 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         }
         else if (job->Rows <= StreamMaxRows)
         {
-            // Threads split the weight rows (outputs), four tasks per thread for a big weight such as an lm_head, so a
-            // thread slowed by another process holds up less.
-            int tasks = (long)job->InFeatures * job->OutFeatures >= 1 << 22 ? 4 * threads : threads;
-            int columns = RoundUp(DivideUp(job->OutFeatures, tasks), 16);
+            // Threads split the weight rows (outputs).
+            int columns = RoundUp(DivideUp(job->OutFeatures, threads), 16);
             job->BlockColumns = columns;
             job->ColumnBlocks = DivideUp(job->OutFeatures, columns);
+            job->BigTasks = job->ColumnBlocks;
+            job->SmallK = 0;
+            if (threads > 1 && job->OutFeatures >= 64 * threads)
+            {
+                // Guided: one block per thread of 80% of the rows, then blocks of about 128 KiB for whoever is free
+                // first, so both threads finish within a few microseconds of each other, however another process slows
+                // one of them (an lm_head in 4 equal tasks a thread left one thread idle for up to 0.8 ms a token).
+                job->BlockColumns = (int)(0.8 * job->OutFeatures / threads) / 16 * 16;
+                job->BigTasks = threads;
+                int rest = job->OutFeatures - threads * job->BlockColumns;
+                job->SmallK = SmallBlockRows(job->InFeatures);
+                job->ColumnBlocks = threads + DivideUp(rest, job->SmallK);
+            }
             job->Phase = job->Rows == 1 && job->InFeatures >= 4 * C ? RowPhase(job->Weight, job->InFeatures) : -1;
             if (job->Phase >= 0)
             {
@@ -176,6 +187,9 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
     private static int RowPhase(float* weight, int rowLength) =>
         C == 1 || rowLength % C != 0 || ((nint)weight & (sizeof(float) - 1)) != 0
             ? -1 : (int)(((nint)weight & (C * sizeof(float) - 1)) / sizeof(float));
+
+    /// <summary>Weight rows of <paramref name="rowLength"/> floats in a small task: about 128 KiB, a multiple of 16.</summary>
+    internal static int SmallBlockRows(int rowLength) => RoundUp(Math.Max(1, (128 << 10) / (rowLength * sizeof(float))), 16);
 
     private static int DivideUp(int value, int divisor) => (value + divisor - 1) / divisor;
 

@@ -87,21 +87,20 @@ internal static unsafe class LowPrecisionKernel<TFormat> where TFormat : struct,
         }
         int threads = (long)job->Rows * job->InFeatures * job->OutFeatures < MatMulKernel<ScalarOps, float>.MinParallelWork
             ? 1 : KernelThreads.Count;
-        // Four tasks per thread for a big weight (an lm_head), so a thread that another process slows holds up less.
-        int tasks = (long)job->InFeatures * job->OutFeatures >= 1 << 22 ? 4 * threads : threads;
-        int columns = (job->OutFeatures + tasks - 1) / tasks;
+        int columns = (job->OutFeatures + threads - 1) / threads;
         columns = (columns + 15) / 16 * 16;
         int blocks = (job->OutFeatures + columns - 1) / columns;
         int bigTasks = blocks, smallColumns = 0;
-        if (threads > 1 && tasks == threads && job->OutFeatures >= 64 * threads)
+        if (threads > 1 && job->OutFeatures >= 64 * threads)
         {
-            // Guided: one block per thread of 80% of the columns, then small blocks (two per thread) for whoever is
-            // free first. Equal halves left the caller waiting about 10 µs a call for the slower stream, half a
-            // millisecond a token at GPT-2's 49 calls; bf16/int8 decode ran 4–8% faster this way.
+            // Guided: one block per thread of 80% of the columns, then blocks of about 128 KiB of weights for whoever
+            // is free first, so both threads finish within a few microseconds, however another process slows one of
+            // them. Equal halves left the caller waiting about 10 µs a call for the slower stream, half a millisecond a
+            // token at GPT-2's 49 calls; bf16/int8 decode ran 4–8% faster this way, and the small blocks another 1–2%.
             columns = (int)(0.8 * job->OutFeatures / threads) / 16 * 16;
             bigTasks = threads;
             int rest = job->OutFeatures - bigTasks * columns;
-            smallColumns = Math.Max(16, (rest / (2 * threads) + 15) / 16 * 16);
+            smallColumns = Math.Max(16, (128 << 10) / (job->InFeatures * TFormat.ElementBytes) / 16 * 16);
             blocks = bigTasks + (rest + smallColumns - 1) / smallColumns;
         }
         for (int m0 = 0; m0 < job->Rows; m0 += 4)
