@@ -16,7 +16,14 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         switch (job->Rows)
         {
             case 1:
-                StreamInputMajor<Rows1>(job, k0, k1, bias, y);
+                if (job->Phase >= 0)
+                {
+                    StreamInputMajorTwoStreams(job, k0, k1, bias, y);
+                }
+                else
+                {
+                    StreamInputMajor<Rows1>(job, k0, k1, bias, y);
+                }
                 break;
             case 2:
                 StreamInputMajor<Rows2>(job, k0, k1, bias, y);
@@ -169,6 +176,62 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             {
                 float* xm = x + (nint)m * ldx;
                 y[(nint)m * ldw + n] += xm[0] * w[n] + xm[1] * w[ldw + n] + xm[2] * w[2 * ldw + n] + xm[3] * w[3 * (nint)ldw + n];
+            }
+        }
+    }
+
+    /// <summary>
+    /// One input row, rows at a phase (y shares it): y = x[k0:k1] · w[k0:k1, :] + b, read as two streams, the two halves
+    /// of the k-range side by side (row k of the first half with row k + half of the second), each front to back. Two
+    /// distant streams a core keep more reads in flight than one (or than the quads' four rows close together): GPT-2
+    /// f32 decode ran about 2% faster in an in-process A/B.
+    /// </summary>
+    private static void StreamInputMajorTwoStreams(MatMulJob* job, int k0, int k1, float* b, float* y)
+    {
+        int N = job->OutFeatures, phase = job->Phase;
+        float* x = job->Input, w = job->Weight;
+        if (b == null)
+        {
+            new Span<float>(y, N).Clear();
+        }
+        else
+        {
+            new ReadOnlySpan<float>(b, N).CopyTo(new Span<float>(y, N));
+        }
+        int half = (k1 - k0) / 2;
+        int start = -phase, end = N; // aligned vectors [start, end), the first masked from phase when phase > 0
+        for (int k = k0; k < k0 + half; k++)
+        {
+            float* wa = w + (nint)k * N, wb = wa + (nint)half * N;
+            TVector a = TOps.Create(x[k]), c = TOps.Create(x[k + half]);
+            int n = start;
+            if (phase > 0)
+            {
+                TVector old = TOps.Load(y + n);
+                TVector sum = TOps.MultiplyAdd(c, TOps.Load(wb + n), TOps.MultiplyAdd(a, TOps.Load(wa + n), old));
+                TOps.Store(TOps.Blend(sum, old, phase, C), y + n);
+                n += C;
+            }
+            for (; n + 2 * C <= end; n += 2 * C)
+            {
+                TVector y0 = TOps.MultiplyAdd(a, TOps.Load(wa + n), TOps.Load(y + n));
+                TVector y1 = TOps.MultiplyAdd(a, TOps.Load(wa + n + C), TOps.Load(y + n + C));
+                TOps.Store(TOps.MultiplyAdd(c, TOps.Load(wb + n), y0), y + n);
+                TOps.Store(TOps.MultiplyAdd(c, TOps.Load(wb + n + C), y1), y + n + C);
+            }
+            for (; n < end; n += C)
+            {
+                TVector old = TOps.Load(y + n);
+                TVector sum = TOps.MultiplyAdd(c, TOps.Load(wb + n), TOps.MultiplyAdd(a, TOps.Load(wa + n), old));
+                TOps.Store(end - n >= C ? sum : TOps.Blend(sum, old, 0, end - n), y + n);
+            }
+        }
+        for (int k = k0 + 2 * half; k < k1; k++)
+        {
+            float* wa = w + (nint)k * N;
+            for (int n = 0; n < N; n++)
+            {
+                y[n] += x[k] * wa[n];
             }
         }
     }
