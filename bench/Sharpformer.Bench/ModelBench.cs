@@ -50,21 +50,27 @@ internal static class ModelBench
         // Ceilings measured around the rows (best seen), since the machine is shared.
         var ceilings = context.RefreshCeilings();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ceilings: read {ceilings.ReadGBps:0.0} GB/s (decode limit: f32 {ceilings.ReadGBps * 1e9 / (streamedParameters * 4):0} tok/s, bf16 {ceilings.ReadGBps * 1e9 / (streamedParameters * 2):0}, int8 {ceilings.ReadGBps * 1e9 / streamedParameters:0}), fp32 FMA peak {ceilings.FmaGflops:0} GFLOP/s"));
-        var table = new Table("row", "tok/s (median)", "best", "achieved", "ceiling", "ratio");
+            $"ceilings: read {ceilings.ReadGBps:0.0} GB/s, one pass {ceilings.OnePassGBps:0.0} GB/s (decode limit: f32 {ceilings.ReadGBps * 1e9 / (streamedParameters * 4):0} tok/s, bf16 {ceilings.ReadGBps * 1e9 / (streamedParameters * 2):0}, int8 {ceilings.ReadGBps * 1e9 / streamedParameters:0}), fp32 FMA peak {ceilings.FmaGflops:0} GFLOP/s"));
+        // Bandwidth rows are compared with both read ceilings, each the median of samples taken between the row's timed
+        // runs: the best of 1, 2 and 4 streams a thread ("ceiling"), and one plain pass ("one pass", one stream a thread).
+        output.WriteLine("Decode rows: median tok/s and GB/s against the median of read-ceiling samples taken between their timed runs " +
+            "(\"ceiling\": best of 1, 2, 4 streams a thread; \"one pass\": one stream a thread); prefill and no-cache rows against the FMA peak.");
+        var table = new Table("row", "tok/s (median)", "best", "achieved", "ceiling", "ratio", "one pass", "ratio");
         foreach (var row in rows)
         {
             // The ceiling measured right after the row (the no-cache row has none: against the run's).
             double read = row.Now?.ReadGBps ?? ceilings.ReadGBps, peak = row.Now?.FmaGflops ?? ceilings.FmaGflops;
+            double onePass = row.Now?.OnePassGBps ?? ceilings.OnePassGBps;
             if (row.Bound == Bound.Bandwidth)
             {
                 double gigabytesPerSecond = row.TokensPerSecond * row.BytesPerToken / 1e9;
-                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigabytesPerSecond:0.0} GB/s", $"{read:0.0} GB/s", gigabytesPerSecond / read);
+                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigabytesPerSecond:0.0} GB/s", $"{read:0.0} GB/s",
+                    gigabytesPerSecond / read, $"{onePass:0.0} GB/s", gigabytesPerSecond / onePass);
             }
             else
             {
                 double gigaflops = row.TokensPerSecond * row.FlopsPerToken / 1e9;
-                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigaflops:0} GFLOP/s", $"{peak:0} GFLOP/s", gigaflops / peak);
+                table.Add(row.Name, row.TokensPerSecond, row.BestTokensPerSecond, $"{gigaflops:0} GFLOP/s", $"{peak:0} GFLOP/s", gigaflops / peak, "", "");
             }
         }
         table.Print();
@@ -110,7 +116,9 @@ internal static class ModelBench
             string name = $"{dtype} decode b1 ctx {promptLength}+{Steps}";
             if (context.Selects(name))
             {
-                var timing = DecodeTimer.Seconds(model, promptLength, Steps);
+                // A read-ceiling sample after each timed run: the row's ceiling is their median, over the same minutes.
+                var samples = new List<(double ReadGBps, double OnePassGBps)>();
+                var timing = DecodeTimer.Seconds(model, promptLength, Steps, repeats: 7, afterEachRun: () => samples.Add(Ceilings.SampleRead()));
                 if (promptLength == contexts[0])
                 {
                     // Resident memory while decoding: weights (a bf16/int8/f32-packed model keeps only its
@@ -121,14 +129,21 @@ internal static class ModelBench
                     using var process = Process.GetCurrentProcess();
                     residentMegabytes.Add($"{dtype} {(process.WorkingSet64 - Ceilings.BufferBytes) / 1e6:0} MB");
                 }
-                rows.Add(new Row(name, Steps / timing.Median, Steps / timing.Best, Bound.Bandwidth, bytesPerToken, 0) { Now = Ceilings.Measure(quick: true) });
+                rows.Add(new Row(name, Steps / timing.Median, Steps / timing.Best, Bound.Bandwidth, bytesPerToken, 0)
+                {
+                    Now = Ceilings.FromReadSamples(samples, context.Ceilings.FmaGflops),
+                });
             }
         }
         if (context.Selects(batchName))
         {
             // Eight rows share each pass over the weights: bytes per token are an eighth.
-            var timing = DecodeTimer.Seconds(model, 16, Steps, batchSize: 8);
-            rows.Add(new Row(batchName, 8 * Steps / timing.Median, 8 * Steps / timing.Best, Bound.Bandwidth, bytesPerToken / 8, 0) { Now = Ceilings.Measure(quick: true) });
+            var samples = new List<(double ReadGBps, double OnePassGBps)>();
+            var timing = DecodeTimer.Seconds(model, 16, Steps, repeats: 7, batchSize: 8, afterEachRun: () => samples.Add(Ceilings.SampleRead()));
+            rows.Add(new Row(batchName, 8 * Steps / timing.Median, 8 * Steps / timing.Best, Bound.Bandwidth, bytesPerToken / 8, 0)
+            {
+                Now = Ceilings.FromReadSamples(samples, context.Ceilings.FmaGflops),
+            });
         }
         if (f32 && context.Selects(recomputeName))
         {

@@ -29,6 +29,7 @@ public sealed class BenchContext
         {
             ReadGBps = Math.Max(before.ReadGBps, now.ReadGBps),
             FmaGflops = Math.Max(before.FmaGflops, now.FmaGflops),
+            OnePassGBps = Math.Max(before.OnePassGBps, now.OnePassGBps),
         };
         return _ceilings;
     }

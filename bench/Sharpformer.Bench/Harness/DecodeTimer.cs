@@ -16,9 +16,10 @@ public static class DecodeTimer
 
     /// <summary>
     /// Best and median of <paramref name="repeats"/> wall times for <paramref name="steps"/> cached steps, after one
-    /// untimed warm-up run (the JIT tiers up during it).
+    /// untimed warm-up run (the JIT tiers up during it); <paramref name="afterEachRun"/> (untimed) follows each timed run.
     /// </summary>
-    public static Timing Seconds(ILanguageModel model, int promptLength, int steps, int repeats = 5, int batchSize = 1)
+    public static Timing Seconds(ILanguageModel model, int promptLength, int steps, int repeats = 5, int batchSize = 1,
+        Action? afterEachRun = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var prompt = PromptBatch.Single(Prompt(model, promptLength)).Repeat(batchSize);
@@ -41,6 +42,7 @@ public static class DecodeTimer
             if (repeat >= 0)
             {
                 times.Add(timer.Elapsed.TotalSeconds);
+                afterEachRun?.Invoke();
             }
         }
         times.Sort();
