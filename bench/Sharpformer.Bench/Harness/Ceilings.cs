@@ -26,6 +26,7 @@ public sealed record Ceilings(double ReadGBps, double FmaGflops, int Threads, do
 
     // The 1 GiB array lives for the process once measured, so quick re-measurements between rows cost no page faults.
     private static float[]? _array;
+    private static unsafe float* _start;
 
     /// <summary>Bytes the bandwidth buffer holds resident once measured (for subtracting from a process's RSS).</summary>
     public static long BufferBytes => _array is null ? 0 : (long)_array.Length * sizeof(float);
@@ -37,38 +38,26 @@ public sealed record Ceilings(double ReadGBps, double FmaGflops, int Threads, do
     public static unsafe Ceilings Measure(bool quick = false)
     {
         int threads = KernelThreads.Count;
-        bool first = _array == null;
-        _array ??= GC.AllocateUninitializedArray<float>((int)(ReadBytes / sizeof(float)), pinned: true);
         int samples = quick ? 5 : 7;
         double warmup = quick ? 0 : 0.4;
-        fixed (float* data = _array)
+        var job = ReadJob();
+        nint context = (nint)(&job); // the lambdas below cannot capture a stack address directly
+        double readSeconds = double.MaxValue, onePassSeconds = double.MaxValue;
+        foreach (int streams in ReadStreams)
         {
-            // From the first cache-line boundary: the pinned array starts anywhere, and 512-bit loads that split cache
-            // lines stream up to a third slower, which would understate the ceiling.
-            int skip = (int)((-(nint)data & 63) / sizeof(float));
-            var job = new Job { Data = data + skip, Length = _array.Length - 16, Tasks = threads };
-            nint context = (nint)(&job); // the lambdas below cannot capture a stack address directly
-            if (first)
+            job.Streams = streams;
+            double seconds = Harness.Measure.Time(
+                () => KernelThreads.Run(&Read, (void*)context, threads), samples, warmupSeconds: warmup).Best;
+            readSeconds = Math.Min(readSeconds, seconds);
+            if (streams == 1)
             {
-                KernelThreads.Run(&Fill, (void*)context, threads); // fault every page in before timing
+                onePassSeconds = seconds;
             }
-            double readSeconds = double.MaxValue, onePassSeconds = double.MaxValue;
-            foreach (int streams in ReadStreams)
-            {
-                job.Streams = streams;
-                double seconds = Harness.Measure.Time(
-                    () => KernelThreads.Run(&Read, (void*)context, threads), samples, warmupSeconds: warmup).Best;
-                readSeconds = Math.Min(readSeconds, seconds);
-                if (streams == 1)
-                {
-                    onePassSeconds = seconds;
-                }
-            }
-            double fmaSeconds = Harness.Measure.Time(
-                () => KernelThreads.Run(&Fma, (void*)context, threads), samples, warmupSeconds: warmup).Best;
-            double flops = 2.0 * threads * FmaIterations * FmaChains * VectorCount;
-            return new Ceilings(ReadBytes / readSeconds / 1e9, flops / fmaSeconds / 1e9, threads, ReadBytes / onePassSeconds / 1e9);
         }
+        double fmaSeconds = Harness.Measure.Time(
+            () => KernelThreads.Run(&Fma, (void*)context, threads), samples, warmupSeconds: warmup).Best;
+        double flops = 2.0 * threads * FmaIterations * FmaChains * VectorCount;
+        return new Ceilings(ReadBytes / readSeconds / 1e9, flops / fmaSeconds / 1e9, threads, ReadBytes / onePassSeconds / 1e9);
     }
 
     /// <summary>
@@ -78,37 +67,45 @@ public sealed record Ceilings(double ReadGBps, double FmaGflops, int Threads, do
     public static unsafe (double ReadGBps, double OnePassGBps) SampleRead()
     {
         int threads = KernelThreads.Count;
-        bool first = _array == null;
-        _array ??= GC.AllocateUninitializedArray<float>((int)(ReadBytes / sizeof(float)), pinned: true);
-        fixed (float* data = _array)
+        var job = ReadJob();
+        // Two passes a stream count, the better kept: the first pass after a benchmark's own work reads up to a
+        // third slower (measured right after GPT-2 decode runs), which would understate the ceiling.
+        double best = double.MaxValue, onePass = double.MaxValue;
+        foreach (int streams in ReadStreams)
         {
-            int skip = (int)((-(nint)data & 63) / sizeof(float));
-            var job = new Job { Data = data + skip, Length = _array.Length - 16, Tasks = threads };
-            nint context = (nint)(&job);
-            if (first)
+            job.Streams = streams;
+            for (int pass = 0; pass < 2; pass++)
             {
-                KernelThreads.Run(&Fill, (void*)context, threads);
-            }
-            // Two passes a stream count, the better kept: the first pass after a benchmark's own work reads up to a
-            // third slower (measured right after GPT-2 decode runs), which would understate the ceiling.
-            double best = double.MaxValue, onePass = double.MaxValue;
-            foreach (int streams in ReadStreams)
-            {
-                job.Streams = streams;
-                for (int pass = 0; pass < 2; pass++)
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                KernelThreads.Run(&Read, &job, threads);
+                double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                best = Math.Min(best, seconds);
+                if (streams == 1)
                 {
-                    long start = System.Diagnostics.Stopwatch.GetTimestamp();
-                    KernelThreads.Run(&Read, (void*)context, threads);
-                    double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
-                    best = Math.Min(best, seconds);
-                    if (streams == 1)
-                    {
-                        onePass = Math.Min(onePass, seconds);
-                    }
+                    onePass = Math.Min(onePass, seconds);
                 }
             }
-            return (ReadBytes / best / 1e9, ReadBytes / onePass / 1e9);
         }
+        return (ReadBytes / best / 1e9, ReadBytes / onePass / 1e9);
+    }
+
+    /// <summary>
+    /// A job over the 1 GiB array, made (pinned, so its address never changes) and every page faulted in on first use,
+    /// starting at its first cache-line boundary: 512-bit loads that split cache lines stream up to a third slower,
+    /// which would understate the ceiling.
+    /// </summary>
+    private static unsafe Job ReadJob()
+    {
+        int threads = KernelThreads.Count;
+        if (_array == null)
+        {
+            _array = GC.AllocateUninitializedArray<float>((int)(ReadBytes / sizeof(float)), pinned: true);
+            float* data = (float*)Unsafe.AsPointer(ref _array[0]);
+            _start = data + (-(nint)data & 63) / sizeof(float);
+            var fill = new Job { Data = _start, Length = _array.Length - 16, Tasks = threads };
+            KernelThreads.Run(&Fill, &fill, threads);
+        }
+        return new Job { Data = _start, Length = _array.Length - 16, Tasks = threads };
     }
 
     /// <summary>The medians of <see cref="SampleRead"/> samples, with <paramref name="fmaGflops"/> for the FMA peak.</summary>

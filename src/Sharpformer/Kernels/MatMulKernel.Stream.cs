@@ -193,7 +193,7 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
     {
         int N = job->OutFeatures, phase = job->Phase;
         float* x = job->Input, w = job->Weight;
-        int half = (k1 - k0) / 2;
+        int half = (k1 - k0) / 2, leftover = (k1 - k0) & 1;
         int vectors = (N + phase + C - 1) / C;
         int v = 0;
         // Sixteen vectors at a time where there are 32 vector registers (AVX-512): 1 KiB of each row per pass instead of
@@ -205,7 +205,6 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             TVector r4 = default, r5 = default, r6 = default, r7 = default;
             TVector r8 = default, r9 = default, r10 = default, r11 = default;
             TVector r12 = default, r13 = default, r14 = default, r15 = default;
-            int leftover = (k1 - k0) & 1;
             for (int i = 0; i < half + leftover; i++)
             {
                 // Row k0 + i with row k0 + half + i; when the range is odd, a last pass takes the row left over alone.
@@ -275,30 +274,11 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
             float* column = w - phase + v * C;
             TVector r0 = default, r1 = default, r2 = default, r3 = default;
             TVector r4 = default, r5 = default, r6 = default, r7 = default;
-            for (int k = k0; k < k0 + half; k++)
+            for (int i = 0; i < half + leftover; i++)
             {
-                float* wa = column + (nint)k * N, wb = wa + (nint)half * N;
-                TVector a = TOps.Create(x[k]), c = TOps.Create(x[k + half]);
-                r0 = TOps.MultiplyAdd(a, TOps.Load(wa), r0);
-                r1 = TOps.MultiplyAdd(a, TOps.Load(wa + C), r1);
-                r2 = TOps.MultiplyAdd(a, TOps.Load(wa + 2 * C), r2);
-                r3 = TOps.MultiplyAdd(a, TOps.Load(wa + 3 * C), r3);
-                r4 = TOps.MultiplyAdd(a, TOps.Load(wa + 4 * C), r4);
-                r5 = TOps.MultiplyAdd(a, TOps.Load(wa + 5 * C), r5);
-                r6 = TOps.MultiplyAdd(a, TOps.Load(wa + 6 * C), r6);
-                r7 = TOps.MultiplyAdd(a, TOps.Load(wa + 7 * C), r7);
-                r0 = TOps.MultiplyAdd(c, TOps.Load(wb), r0);
-                r1 = TOps.MultiplyAdd(c, TOps.Load(wb + C), r1);
-                r2 = TOps.MultiplyAdd(c, TOps.Load(wb + 2 * C), r2);
-                r3 = TOps.MultiplyAdd(c, TOps.Load(wb + 3 * C), r3);
-                r4 = TOps.MultiplyAdd(c, TOps.Load(wb + 4 * C), r4);
-                r5 = TOps.MultiplyAdd(c, TOps.Load(wb + 5 * C), r5);
-                r6 = TOps.MultiplyAdd(c, TOps.Load(wb + 6 * C), r6);
-                r7 = TOps.MultiplyAdd(c, TOps.Load(wb + 7 * C), r7);
-            }
-            for (int k = k0 + 2 * half; k < k1; k++)
-            {
-                // An odd row left over.
+                // As above: row k0 + i with row k0 + half + i, then the row left over alone.
+                bool paired = i < half;
+                int k = paired ? k0 + i : k1 - 1;
                 float* wa = column + (nint)k * N;
                 TVector a = TOps.Create(x[k]);
                 r0 = TOps.MultiplyAdd(a, TOps.Load(wa), r0);
@@ -309,6 +289,20 @@ internal static unsafe partial class MatMulKernel<TOps, TVector> where TOps : st
                 r5 = TOps.MultiplyAdd(a, TOps.Load(wa + 5 * C), r5);
                 r6 = TOps.MultiplyAdd(a, TOps.Load(wa + 6 * C), r6);
                 r7 = TOps.MultiplyAdd(a, TOps.Load(wa + 7 * C), r7);
+                if (!paired)
+                {
+                    continue;
+                }
+                float* wb = wa + (nint)half * N;
+                TVector c = TOps.Create(x[k + half]);
+                r0 = TOps.MultiplyAdd(c, TOps.Load(wb), r0);
+                r1 = TOps.MultiplyAdd(c, TOps.Load(wb + C), r1);
+                r2 = TOps.MultiplyAdd(c, TOps.Load(wb + 2 * C), r2);
+                r3 = TOps.MultiplyAdd(c, TOps.Load(wb + 3 * C), r3);
+                r4 = TOps.MultiplyAdd(c, TOps.Load(wb + 4 * C), r4);
+                r5 = TOps.MultiplyAdd(c, TOps.Load(wb + 5 * C), r5);
+                r6 = TOps.MultiplyAdd(c, TOps.Load(wb + 6 * C), r6);
+                r7 = TOps.MultiplyAdd(c, TOps.Load(wb + 7 * C), r7);
             }
             float* yv = y - phase + v * C;
             TOps.Store(r0, yv);

@@ -35,9 +35,10 @@ internal unsafe struct MatMulJob
 /// it: InputMajor threads each take a contiguous range of weight rows (k) and add C-wide slices of four rows at a
 /// time into output rows kept in L1 (one input row: 16 or 8 vectors of columns at a time in registers, two rows at a
 /// time from the two halves of the range), then the per-task partial sums are added; OutputMajor threads take ranges
-/// of weight rows (outputs) and compute dot products with four of them at a time (one input row: one after another). One register-blocked copy per row count (1 to 4), so every
-/// weight vector is loaded once. Vector loads start on vector boundaries wherever the weight lies (see RowPhase).
-/// Tasks are guided: one big block per thread, then small ones for whoever is free first.</item>
+/// of weight rows (outputs) and compute dot products with four of them at a time (one input row: one after another).
+/// One register-blocked copy per row count (1 to 4), so every weight vector is loaded once. Vector loads start on
+/// vector boundaries wherever the weight lies (see RowPhase). Tasks are guided: one big block per thread, then small
+/// ones for whoever is free first.</item>
 /// <item>Prefill/training is bound by FMA throughput. BLIS-style: a task (a block of output columns, and of rows when
 /// there are many) packs one KC×NR weight panel at a time (NR = 2C columns, k outermost; OutputMajor is transposed in
 /// 16×16 register blocks) which stays in L2, and runs an MR×NR micro-kernel (MR = 8 with AVX-512's 32 registers,
